@@ -1,0 +1,199 @@
+//! The in-process bus: a broadcast ring that subscribers read at their own
+//! pace, plus a bounded backlog for clients that resume.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream;
+use tokio::sync::broadcast;
+
+use super::{Bus, BusError, BusMessage, Envelope, Subscription};
+
+/// A bus inside one process.
+pub struct InProcessBus {
+    /// Live fan-out: one shared ring, a cursor per subscriber.
+    live: broadcast::Sender<Arc<Envelope>>,
+    /// Recent messages for subscribers that resume after a seq.
+    held: Mutex<Held>,
+}
+
+struct Held {
+    /// Oldest first; at most `capacity`.
+    messages: VecDeque<Arc<Envelope>>,
+    capacity: usize,
+    last_seq: u64,
+}
+
+impl InProcessBus {
+    /// A bus that holds the last `held` messages for resuming clients and
+    /// lets a live subscriber fall `lag_limit` messages behind before it is
+    /// cut off.
+    pub fn new(held: usize, lag_limit: usize) -> Self {
+        let (live, _) = broadcast::channel(lag_limit.max(1));
+        InProcessBus {
+            live,
+            held: Mutex::new(Held {
+                messages: VecDeque::with_capacity(held.min(65_536)),
+                capacity: held,
+                last_seq: 0,
+            }),
+        }
+    }
+
+    /// Sets the seq the next publish must exceed (after a restore from the store).
+    pub fn start_after(&self, seq: u64) {
+        let mut held = self.held.lock().expect("bus lock");
+        held.last_seq = held.last_seq.max(seq);
+    }
+}
+
+impl Bus for InProcessBus {
+    fn publish(&self, message: BusMessage) -> Arc<Envelope> {
+        let envelope = Arc::new(Envelope::new(message));
+        let mut held = self.held.lock().expect("bus lock");
+        debug_assert!(envelope.seq() > held.last_seq, "seq must increase");
+        held.last_seq = envelope.seq();
+        if held.capacity > 0 {
+            if held.messages.len() == held.capacity {
+                held.messages.pop_front();
+            }
+            held.messages.push_back(envelope.clone());
+        }
+        // Sending under the lock keeps backlog and live feed in one order.
+        let _ = self.live.send(envelope.clone());
+        envelope
+    }
+
+    fn subscribe(&self, after: Option<u64>) -> Result<Subscription, BusError> {
+        let held = self.held.lock().expect("bus lock");
+        let receiver = self.live.subscribe();
+        let backlog: VecDeque<Arc<Envelope>> = match after {
+            None => VecDeque::new(),
+            Some(after) if after >= held.last_seq => VecDeque::new(),
+            Some(after) => {
+                let oldest = held.messages.front().map_or(held.last_seq + 1, |e| e.seq());
+                // Nothing lost if the next seq after `after` is still held
+                // (seqs may have gaps, so compare with the oldest held).
+                if after + 1 < oldest {
+                    return Err(BusError::TooOld { after, oldest });
+                }
+                held.messages
+                    .iter()
+                    .filter(|e| e.seq() > after)
+                    .cloned()
+                    .collect()
+            }
+        };
+        let last = after.unwrap_or(held.last_seq);
+        drop(held);
+        Ok(Box::pin(stream::unfold(
+            (backlog, receiver, last, false),
+            |(mut backlog, mut receiver, mut last, ended)| async move {
+                if ended {
+                    return None;
+                }
+                if let Some(envelope) = backlog.pop_front() {
+                    last = envelope.seq();
+                    return Some((Ok(envelope), (backlog, receiver, last, false)));
+                }
+                loop {
+                    match receiver.recv().await {
+                        Ok(envelope) if envelope.seq() <= last => continue,
+                        Ok(envelope) => {
+                            last = envelope.seq();
+                            return Some((Ok(envelope), (backlog, receiver, last, false)));
+                        }
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            return Some((
+                                Err(BusError::Lagged { missed }),
+                                (backlog, receiver, last, true),
+                            ));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )))
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.held.lock().expect("bus lock").last_seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use serde_json::json;
+
+    use super::*;
+    use crate::bus::FiredEvent;
+
+    fn event(seq: u64) -> BusMessage {
+        BusMessage::Event(FiredEvent {
+            seq,
+            event_type: "test".into(),
+            data: json!({}),
+            time: chrono::Utc::now(),
+        })
+    }
+
+    async fn seqs(sub: &mut Subscription, n: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(sub.next().await.unwrap().unwrap().seq());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn live_subscriber_gets_changes_published_after_it_subscribed() {
+        let bus = InProcessBus::new(16, 16);
+        bus.publish(event(1));
+        let mut sub = bus.subscribe(None).unwrap();
+        bus.publish(event(2));
+        bus.publish(event(3));
+        assert_eq!(seqs(&mut sub, 2).await, vec![2, 3]);
+    }
+
+    #[tokio::test]
+    async fn resuming_subscriber_gets_backlog_then_live_without_gap_or_duplicate() {
+        let bus = InProcessBus::new(16, 16);
+        for seq in 1..=5 {
+            bus.publish(event(seq));
+        }
+        let mut sub = bus.subscribe(Some(2)).unwrap();
+        bus.publish(event(6));
+        assert_eq!(seqs(&mut sub, 4).await, vec![3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn resuming_from_before_the_held_backlog_is_too_old() {
+        let bus = InProcessBus::new(3, 16);
+        for seq in 1..=10 {
+            bus.publish(event(seq));
+        }
+        assert!(matches!(
+            bus.subscribe(Some(2)),
+            Err(BusError::TooOld {
+                after: 2,
+                oldest: 8
+            })
+        ));
+        assert!(bus.subscribe(Some(7)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_is_cut_off_with_lagged() {
+        let bus = InProcessBus::new(0, 4);
+        let mut sub = bus.subscribe(None).unwrap();
+        for seq in 1..=10 {
+            bus.publish(event(seq));
+        }
+        assert!(matches!(
+            sub.next().await,
+            Some(Err(BusError::Lagged { .. }))
+        ));
+        assert!(sub.next().await.is_none());
+    }
+}

@@ -1,0 +1,82 @@
+//! `homebus run`: the hub itself.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, InProcessBus};
+use crate::config::Config;
+use crate::hub::Hub;
+
+/// Options of `homebus run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Config file; without one, built-in defaults are used.
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+}
+
+/// How far a live subscriber may fall behind before it is cut off.
+const LAG_LIMIT: usize = 4096;
+
+/// Loads the config, starts everything and runs until Ctrl-C or SIGTERM.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    super::init_logging();
+    let config = load_config(args.config.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let default = std::path::Path::new("homebus.toml");
+    match path {
+        Some(path) => crate::config::load_file(path).map_err(|e| anyhow::anyhow!("{e}")),
+        None if default.exists() => {
+            crate::config::load_file(default).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        None => {
+            tracing::info!("no config file; running on built-in defaults");
+            Ok(Config::default())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(config.server.replay_buffer, LAG_LIMIT));
+    let hub =
+        Arc::new(Hub::new(&config, bus).context("the units in the config do not fit together")?);
+    let shutdown = CancellationToken::new();
+    let tasks = hub.start_sources(&config, &shutdown);
+    tracing::info!(
+        sources = config.sources.len(),
+        units = hub.states().len(),
+        "homebus is running"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,131 @@
+//! `homebus tail`: connect to an SSE stream and print what an EventSource
+//! would dispatch.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::config::Method;
+use crate::sources::{SseRequest, open_sse_stream};
+use crate::sse::{SseItem, SseParser};
+
+/// Options of `homebus tail`.
+#[derive(Debug, clap::Args)]
+pub struct TailArgs {
+    /// Stream URL.
+    pub url: String,
+    /// One JSON object a line: `{"event","data","id"}`, and `{"retry":N}`.
+    #[arg(long)]
+    pub json: bool,
+    /// HTTP method (GET or POST).
+    #[arg(short = 'X', long = "request", default_value = "GET")]
+    pub method: String,
+    /// Extra header, `'Name: value'`; may be repeated.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body (implies POST unless -X says otherwise).
+    #[arg(short = 'd', long = "data")]
+    pub body: Option<String>,
+    /// Send this `Last-Event-ID`.
+    #[arg(long)]
+    pub last_event_id: Option<String>,
+    /// Largest line or event accepted, in bytes.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_EVENT_SIZE)]
+    pub max_event_size: usize,
+}
+
+/// Prints events until the stream ends.
+pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let request = request(&args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(print_stream(&args, &request))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn request(args: &TailArgs) -> anyhow::Result<SseRequest> {
+    let method = match args.method.to_ascii_uppercase().as_str() {
+        "GET" if args.body.is_some() && args.method == "GET" => Method::POST,
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        other => anyhow::bail!("method `{other}` is not supported; use GET or POST"),
+    };
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            let (name, value) = h
+                .split_once(':')
+                .with_context(|| format!("header `{h}` has no `:`; write it as 'Name: value'"))?;
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    url::Url::parse(&args.url).with_context(|| format!("`{}` is not a URL", args.url))?;
+    Ok(SseRequest {
+        url: args.url.clone(),
+        method,
+        headers,
+        body: args.body.clone(),
+        last_event_id: args.last_event_id.clone(),
+    })
+}
+
+async fn print_stream(args: &TailArgs, request: &SseRequest) -> anyhow::Result<()> {
+    let client = crate::http_client::client_builder().build()?;
+    let mut response = open_sse_stream(&client, request)
+        .await
+        .with_context(|| request.url.clone())?;
+    let mut parser = SseParser::new(args.max_event_size);
+    parser.set_last_event_id(request.last_event_id.as_deref().unwrap_or(""));
+    let mut items = Vec::new();
+    let stdout = std::io::stdout();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("{}: connection lost", request.url))?
+    {
+        parser
+            .feed(&chunk, &mut items)
+            .with_context(|| format!("{}: stream dropped", request.url))?;
+        let mut out = stdout.lock();
+        for item in items.drain(..) {
+            print_item(&mut out, &item, args.json)?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Writes one item as EventSource would dispatch it: events without data print nothing.
+fn print_item(out: &mut impl Write, item: &SseItem, as_json: bool) -> std::io::Result<()> {
+    match item {
+        SseItem::Retry(ms) if as_json => writeln!(out, "{}", json!({ "retry": ms })),
+        SseItem::Retry(ms) => writeln!(out, "retry: {ms}\n"),
+        SseItem::Event(event) => {
+            let Some(data) = &event.data else {
+                return Ok(());
+            };
+            let event_type = event.event_type.as_deref().unwrap_or("message");
+            if as_json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"event": event_type, "data": data, "id": event.last_event_id})
+                )
+            } else {
+                writeln!(out, "event: {event_type}")?;
+                if !event.last_event_id.is_empty() {
+                    writeln!(out, "id: {}", event.last_event_id)?;
+                }
+                for line in data.split('\n') {
+                    writeln!(out, "data: {line}")?;
+                }
+                writeln!(out)
+            }
+        }
+    }
+}

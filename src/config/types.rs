@@ -1,0 +1,305 @@
+//! The config as the rest of homebus sees it: validated, with `env:` values
+//! already read and durations already parsed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::units::UnitKind;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the hub listens and keeps its data.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Who may connect; absent means open, on loopback only.
+    pub auth: Option<AuthConfig>,
+    /// The event streams the hub reads.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// Units declared up front (others may be created by sources with `create_units`).
+    #[serde(default, rename = "unit")]
+    pub units: Vec<UnitConfig>,
+}
+
+/// `[server]`: listening addresses, storage and serving limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTP address for REST, SSE, `/ws` and the dashboard.
+    pub listen: SocketAddr,
+    /// deCONZ-style WebSocket push port; 0 picks any free port.
+    pub websocket_port: u16,
+    /// SQLite file; `":memory:"` keeps nothing across restarts.
+    pub database: String,
+    /// How long the event history is kept.
+    #[serde(with = "humantime_serde_compat")]
+    pub history_retention: Duration,
+    /// Allow listening on a non-loopback address without `[auth]`.
+    pub allow_open: bool,
+    /// Origins allowed to use the API from a browser (`"*"` for any).
+    pub cors_origins: Vec<String>,
+    /// Interval of the SSE keep-alive comment.
+    #[serde(with = "humantime_serde_compat")]
+    pub keepalive: Duration,
+    /// How many recent changes are held in memory for clients that resume.
+    pub replay_buffer: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            websocket_port: 8088,
+            database: "homebus.db".to_string(),
+            history_retention: Duration::from_secs(7 * 24 * 3600),
+            allow_open: false,
+            cors_origins: Vec::new(),
+            keepalive: Duration::from_secs(15),
+            replay_buffer: 4096,
+        }
+    }
+}
+
+/// `[auth]`: API keys and the JWT secret.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Keys accepted as `Authorization: Bearer`, `x-ha-access` or `?api_password=`.
+    #[serde(default)]
+    pub api_keys: Vec<Secret>,
+    /// HS256 secret for `?token=` JWTs.
+    pub jwt_secret: Option<Secret>,
+}
+
+/// Which transport a source uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceType {
+    /// Server-Sent Events over HTTP(S).
+    Sse,
+    /// WebSocket (ws:// or wss://).
+    Websocket,
+    /// HTTP polling every `interval`.
+    Fetch,
+    /// A local file read every `interval` and on change.
+    File,
+    /// MQTT topics.
+    Mqtt,
+}
+
+impl SourceType {
+    /// The name used in the config and in `/api/sources`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Sse => "sse",
+            SourceType::Websocket => "websocket",
+            SourceType::Fetch => "fetch",
+            SourceType::File => "file",
+            SourceType::Mqtt => "mqtt",
+        }
+    }
+}
+
+/// How a source's payload becomes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FormatKind {
+    /// SSE event name + data (default for `sse`).
+    Xtension,
+    /// The whole payload is the data of the source's single event name.
+    Raw,
+    /// `event="name";data=value` pairs (default for `file`).
+    FileKv,
+    /// A JSON object becomes the attributes of the source's event name.
+    Json,
+    /// deCONZ WebSocket messages.
+    Deconz,
+    /// Home Assistant `state_changed` events.
+    HomeAssistant,
+    /// ESPHome `/events` stream.
+    Esphome,
+}
+
+/// HTTP method of an `sse` or `fetch` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Method {
+    /// `GET` (the default).
+    #[default]
+    #[serde(alias = "get")]
+    GET,
+    /// `POST`, with `body`.
+    #[serde(alias = "post")]
+    POST,
+}
+
+/// `[[source]]`: one event stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique name, shown in logs, `/api/sources` and the dashboard.
+    pub name: String,
+    /// Transport: `sse`, `websocket`, `fetch`, `file` or `mqtt`.
+    #[serde(rename = "type")]
+    pub kind: SourceType,
+    /// Where to connect (for `file`: `file:///abs/path`, an absolute path or
+    /// one relative to the config file).
+    #[serde(alias = "path")]
+    pub url: String,
+    /// HTTP method (`GET`, or `POST` with `body`).
+    #[serde(default)]
+    pub method: Method,
+    /// Request body for `POST`.
+    pub body: Option<String>,
+    /// Extra request headers; any value may be `"env:NAME"`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+    /// Whitelist of event names (case-insensitive); absent means all.
+    pub events: Option<Vec<String>>,
+    /// Delay before reconnecting after a connection that worked ended.
+    #[serde(default = "default_reconnect", with = "humantime_serde_compat")]
+    pub reconnect: Duration,
+    /// Cap of the back-off between consecutive failed tries.
+    #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
+    pub max_backoff: Duration,
+    /// Poll interval for `fetch` and `file`.
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub interval: Option<Duration>,
+    /// Request timeout for `fetch` (default: the interval).
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub timeout: Option<Duration>,
+    /// `"include"` keeps cookies between polls.
+    pub credentials: Option<String>,
+    /// Payload format; the default depends on the type.
+    pub format: Option<FormatKind>,
+    /// For `format = "json"`: a JSON pointer that picks one value.
+    pub json_pointer: Option<String>,
+    /// Create a unit for an event whose name matches none.
+    #[serde(default)]
+    pub create_units: bool,
+    /// MQTT topics to subscribe to.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// MQTT user name.
+    pub username: Option<String>,
+    /// MQTT password; may be `"env:NAME"`.
+    pub password: Option<Secret>,
+    /// Largest line or event accepted from this source, in bytes.
+    #[serde(default = "default_max_event_size")]
+    pub max_event_size: usize,
+}
+
+impl SourceConfig {
+    /// The format in force: the configured one or the type's default.
+    pub fn format(&self) -> FormatKind {
+        self.format.unwrap_or(match self.kind {
+            SourceType::Sse => FormatKind::Xtension,
+            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            SourceType::File => FormatKind::FileKv,
+        })
+    }
+
+    /// Whether an event name passes the `events` whitelist (ASCII case ignored).
+    pub fn accepts(&self, name: &str) -> bool {
+        match &self.events {
+            None => true,
+            Some(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        }
+    }
+}
+
+fn default_reconnect() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// 8 MiB: the default limit of one SSE line or event.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
+
+fn default_max_event_size() -> usize {
+    DEFAULT_MAX_EVENT_SIZE
+}
+
+/// `[[unit]]`: a named unit that events address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitConfig {
+    /// The event name that drives this unit (ASCII case ignored).
+    pub address: String,
+    /// Home Assistant entity id; default `<domain>.<address>`.
+    pub entity_id: Option<String>,
+    /// `switch`, `dimmer` or `sensor`.
+    pub kind: UnitKind,
+    /// Friendly name; default: the address.
+    pub name: Option<String>,
+    /// Unit of measurement shown with the value (e.g. `°C`).
+    pub unit_of_measurement: Option<String>,
+}
+
+/// A config value that may hold a key or password: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The value itself, for the few places that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        resolve_env(&raw)
+            .map(Secret)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads `"env:NAME"` from the environment; any other text is returned as is.
+pub fn resolve_env(raw: &str) -> Result<String, String> {
+    match raw.strip_prefix("env:") {
+        None => Ok(raw.to_string()),
+        Some(name) => std::env::var(name).map_err(|_| {
+            format!("environment variable `{name}` is not set; export it or write the value itself")
+        }),
+    }
+}
+
+/// Serde glue for humantime durations (`500ms`, `5s`, `7d`).
+pub(crate) mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a duration ({e}); write it like `500ms`, `5s` or `7d`"
+            ))
+        })
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The one way homebus builds HTTP clients: rustls with the `ring` provider,
+//! no OpenSSL, the system's root certificates.
+
+use std::sync::Once;
+use std::time::Duration;
+
+static PROVIDER: Once = Once::new();
+
+/// A client builder with TLS ready and a connect timeout; sources add what
+/// they need (cookies, timeouts) before `build()`.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    PROVIDER.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("homebus/", env!("CARGO_PKG_VERSION")))
+}

@@ -1,0 +1,286 @@
+//! The hub: applies events and commands to the units, numbers every change
+//! and publishes it on the bus. It also starts the sources.
+//!
+//! One lock covers "number, apply, publish", so `seq` order on the bus is
+//! the order in which changes were applied.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, BusMessage, Envelope, FiredEvent, StateChange};
+use crate::config::Config;
+use crate::event::Event;
+use crate::interpret::{Command, interpret};
+use crate::sources::{self, SourceContext, SourceStatus, SourceStatusView};
+use crate::units::{Applied, EntityState, UnitError, UnitRegistry};
+
+/// Receives the plain-text data that the rules do not turn into a state
+/// (the XTension "script handler").
+pub trait ScriptHook: Send + Sync {
+    /// `unit` is the addressed unit's state, if there is one.
+    fn on_text(&self, event: &Event, unit: Option<&EntityState>, text: &str);
+}
+
+/// The default script hook: writes the text to the log.
+pub struct LogScriptHook;
+
+impl ScriptHook for LogScriptHook {
+    fn on_text(&self, event: &Event, unit: Option<&EntityState>, text: &str) {
+        tracing::info!(
+            source = %event.source,
+            event = %event.name,
+            entity_id = unit.map(|u| u.entity_id.as_str()).unwrap_or("-"),
+            "text: {text}"
+        );
+    }
+}
+
+/// The state guarded by the hub's lock.
+struct Core {
+    /// Every unit.
+    registry: UnitRegistry,
+    /// The seq given to the next event or change.
+    next_seq: u64,
+}
+
+/// Applies events and commands, and publishes the resulting changes.
+pub struct Hub {
+    core: Mutex<Core>,
+    bus: Arc<dyn Bus>,
+    /// Source name → whether it may create units.
+    create_units: HashMap<String, bool>,
+    /// Every configured source's status, in config order.
+    sources: Vec<Arc<SourceStatus>>,
+    script: Arc<dyn ScriptHook>,
+}
+
+impl Hub {
+    /// A hub for this config with its units in state `unknown`, numbering
+    /// changes after the bus's last seq.
+    pub fn new(config: &Config, bus: Arc<dyn Bus>) -> Result<Self, UnitError> {
+        let registry = UnitRegistry::from_config(&config.units)?;
+        let sources = config
+            .sources
+            .iter()
+            .map(|s| Arc::new(SourceStatus::new(&s.name, s.kind.as_str(), &s.url)))
+            .collect();
+        Ok(Hub {
+            core: Mutex::new(Core {
+                registry,
+                next_seq: bus.last_seq() + 1,
+            }),
+            bus,
+            create_units: config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.create_units))
+                .collect(),
+            sources,
+            script: Arc::new(LogScriptHook),
+        })
+    }
+
+    /// Replaces the script hook.
+    pub fn with_script_hook(mut self, script: Arc<dyn ScriptHook>) -> Self {
+        self.script = script;
+        self
+    }
+
+    /// The bus the hub publishes on.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    /// Runs `f` on the registry under the hub's lock (restoring state, reading units).
+    pub fn with_registry<T>(&self, f: impl FnOnce(&mut UnitRegistry) -> T) -> T {
+        f(&mut self.core.lock().expect("hub lock").registry)
+    }
+
+    /// Every unit's state, sorted by entity id.
+    pub fn states(&self) -> Vec<EntityState> {
+        self.with_registry(|r| r.states())
+    }
+
+    /// One entity's state.
+    pub fn state(&self, entity_id: &str) -> Option<EntityState> {
+        self.with_registry(|r| r.by_entity_id(entity_id).map(|u| u.entity_state()))
+    }
+
+    /// Every source's status.
+    pub fn sources(&self) -> Vec<SourceStatusView> {
+        self.sources.iter().map(|s| s.view()).collect()
+    }
+
+    /// Numbers a source event, applies it by the XTension rules and
+    /// publishes the result: a state change, or the event itself when it
+    /// changed nothing.
+    pub fn ingest(&self, mut event: Event) -> Arc<Envelope> {
+        let command = interpret(event.data.as_deref());
+        if event.data.as_deref().is_none_or(|d| d.trim().is_empty()) {
+            tracing::info!(source = %event.source, event = %event.name, "event with no data: On");
+        }
+        let create = self
+            .create_units
+            .get(&*event.source)
+            .copied()
+            .unwrap_or(false);
+        let mut core = self.core.lock().expect("hub lock");
+        event.seq = core.next_seq;
+        core.next_seq += 1;
+        let now = event.received_at;
+        let applied = core.registry.apply(&event.name, &command, create, now);
+        if let Command::Text(text) = &command {
+            let unit = core
+                .registry
+                .by_address(&event.name)
+                .map(|u| u.entity_state());
+            self.script.on_text(&event, unit.as_ref(), text);
+        }
+        let message = match applied {
+            Applied::Changed { old, new } => {
+                tracing::info!(
+                    seq = event.seq,
+                    entity_id = %new.entity_id,
+                    "{} → {}",
+                    old.as_ref().map_or("(new)", |o| o.state.as_str()),
+                    new.state
+                );
+                BusMessage::State(Box::new(StateChange {
+                    seq: event.seq,
+                    entity_id: new.entity_id.clone(),
+                    old,
+                    new: Some(new),
+                    time: now,
+                    cause: Some(event),
+                }))
+            }
+            Applied::NoUnit => {
+                tracing::info!(source = %event.source, event = %event.name, "no unit has this address; event logged");
+                BusMessage::Received(event)
+            }
+            Applied::Unchanged => BusMessage::Received(event),
+        };
+        self.bus.publish(message)
+    }
+
+    /// Applies a command to the unit at `address` (from the API). Returns
+    /// the published change, or `None` when nothing changed.
+    pub fn command(
+        &self,
+        address: &str,
+        command: &Command,
+    ) -> Result<Option<Arc<Envelope>>, UnitError> {
+        let mut core = self.core.lock().expect("hub lock");
+        let now = Utc::now();
+        match core.registry.apply(address, command, false, now) {
+            Applied::NoUnit => Err(UnitError::UnknownAddress(address.to_string())),
+            Applied::Unchanged => Ok(None),
+            Applied::Changed { old, new } => Ok(Some(self.publish_change(&mut core, old, new))),
+        }
+    }
+
+    /// Sets an entity's state text and attributes directly (`POST /api/states/{id}`),
+    /// read by the same rules as event data.
+    pub fn set_state(
+        &self,
+        entity_id: &str,
+        state: &str,
+        attributes: Map<String, Value>,
+    ) -> Result<Option<Arc<Envelope>>, UnitError> {
+        let command = match interpret(Some(state)) {
+            Command::Text(text) => Command::Attributes {
+                attributes,
+                readings: vec![crate::interpret::Reading::Text(text)],
+            },
+            Command::Attributes { .. } => Command::Attributes {
+                attributes,
+                readings: vec![crate::interpret::Reading::Text(state.to_string())],
+            },
+            Command::On => Command::Attributes {
+                attributes,
+                readings: vec![crate::interpret::Reading::On],
+            },
+            Command::Off => Command::Attributes {
+                attributes,
+                readings: vec![crate::interpret::Reading::Off],
+            },
+            Command::SetValue(n) => Command::Attributes {
+                attributes,
+                readings: vec![crate::interpret::Reading::Value(n)],
+            },
+        };
+        let mut core = self.core.lock().expect("hub lock");
+        let now = Utc::now();
+        match core.registry.apply_to_entity(entity_id, &command, now)? {
+            Applied::Changed { old, new } => Ok(Some(self.publish_change(&mut core, old, new))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Fires an event through the bus (`POST /api/events/{type}`).
+    pub fn fire_event(&self, event_type: &str, data: Value) -> Arc<Envelope> {
+        let mut core = self.core.lock().expect("hub lock");
+        let seq = core.next_seq;
+        core.next_seq += 1;
+        self.bus.publish(BusMessage::Event(FiredEvent {
+            seq,
+            event_type: event_type.to_string(),
+            data,
+            time: Utc::now(),
+        }))
+    }
+
+    fn publish_change(
+        &self,
+        core: &mut Core,
+        old: Option<EntityState>,
+        new: EntityState,
+    ) -> Arc<Envelope> {
+        let seq = core.next_seq;
+        core.next_seq += 1;
+        tracing::info!(seq, entity_id = %new.entity_id, "{} → {} (API)", old.as_ref().map_or("(new)", |o| o.state.as_str()), new.state);
+        self.bus.publish(BusMessage::State(Box::new(StateChange {
+            seq,
+            entity_id: new.entity_id.clone(),
+            time: new.last_updated,
+            old,
+            new: Some(new),
+            cause: None,
+        })))
+    }
+
+    /// Starts every configured source and the task that applies their
+    /// events. Everything stops when `shutdown` is cancelled.
+    pub fn start_sources(
+        self: &Arc<Self>,
+        config: &Config,
+        shutdown: &CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        let (sender, mut receiver) = mpsc::channel::<Event>(1024);
+        let mut tasks = Vec::new();
+        for (source, status) in config.sources.iter().zip(&self.sources) {
+            tasks.push(sources::spawn(SourceContext {
+                config: Arc::new(source.clone()),
+                name: Arc::from(source.name.as_str()),
+                events: sender.clone(),
+                status: status.clone(),
+                shutdown: shutdown.clone(),
+                resume_id: None,
+            }));
+        }
+        drop(sender);
+        let hub = self.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                hub.ingest(event);
+            }
+        }));
+        tasks
+    }
+}

@@ -1,0 +1,70 @@
+//! Sources: tasks that connect to a device or server, move its bytes through
+//! a format and send the resulting events into the hub.
+//!
+//! Each source type lives in its own file; [`spawn`] picks it by the
+//! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
+
+mod backoff;
+mod sse;
+mod status;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use sse::{SseRequest, open_sse_stream};
+pub use status::{SourceState, SourceStatus, SourceStatusView};
+
+use crate::config::{SourceConfig, SourceType};
+use crate::event::Event;
+
+/// What a running source needs from the hub.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// The source's config section.
+    pub config: Arc<SourceConfig>,
+    /// The source's name, shared by every event it sends.
+    pub name: Arc<str>,
+    /// Where events go; bounded, so a busy hub slows the source down.
+    pub events: mpsc::Sender<Event>,
+    /// The status the server shows.
+    pub status: Arc<SourceStatus>,
+    /// Cancelled when the hub shuts down.
+    pub shutdown: CancellationToken,
+    /// The last upstream event ID seen before a restart (from the store),
+    /// sent as `Last-Event-ID` on the first connection.
+    pub resume_id: Option<String>,
+}
+
+impl SourceContext {
+    /// Sends an event to the hub if it passes the `events` whitelist, and
+    /// counts it. Returns `false` when the hub is gone.
+    pub async fn emit(&self, event: Event) -> bool {
+        if !self.config.accepts(&event.name) {
+            tracing::trace!(source = %self.name, event = %event.name, "event not in the whitelist; dropped");
+            return true;
+        }
+        self.status.event_seen(event.received_at);
+        self.events.send(event).await.is_ok()
+    }
+}
+
+/// Starts a source as its own task.
+pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match ctx.config.kind {
+            SourceType::Sse => sse::run(ctx).await,
+            other => {
+                let message = format!(
+                    "source type `{}` is not available in this build of homebus",
+                    other.as_str()
+                );
+                tracing::error!(source = %ctx.name, url = %ctx.config.url, "{message}");
+                ctx.status.failed(message);
+            }
+        }
+    })
+}
