@@ -64,7 +64,9 @@ pub enum ServerError {
         addr: SocketAddr,
     },
     /// A port could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}; free the port or choose another in [server]")]
+    #[error(
+        "cannot listen on {addr} ({what}): {source}; free the port or choose another in [server]"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -201,8 +203,18 @@ pub async fn start_with(
         .with_state(state);
     let stall = server.write_stall_timeout;
     let tasks = vec![
-        serve(GuardedListener::new(main, stall), app, shutdown.clone(), "HTTP"),
-        serve(GuardedListener::new(push, stall), push_app, shutdown, "WebSocket"),
+        serve(
+            GuardedListener::new(main, stall),
+            app,
+            shutdown.clone(),
+            "HTTP",
+        ),
+        serve(
+            GuardedListener::new(push, stall),
+            push_app,
+            shutdown,
+            "WebSocket",
+        ),
     ];
     tracing::info!(%addr, %websocket_addr, auth = config.auth.is_some(), "serving");
     Ok(Server {
