@@ -35,7 +35,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// deCONZ-style WebSocket push port; 0 picks any free port.
     pub websocket_port: u16,
-    /// SQLite file; `":memory:"` keeps nothing across restarts.
+    /// SQLite file; `":memory:"` keeps nothing across restarts. A relative
+    /// path is taken from the config file's directory.
     pub database: String,
     /// How long the event history is kept.
     #[serde(with = "humantime_serde_compat")]
@@ -148,7 +149,7 @@ pub struct SourceConfig {
     #[serde(rename = "type")]
     pub kind: SourceType,
     /// Where to connect (for `file`: `file:///abs/path`, an absolute path or
-    /// one relative to the config file).
+    /// one relative to the config file; once loaded it holds the absolute path).
     #[serde(alias = "path")]
     pub url: String,
     /// HTTP method (`GET`, or `POST` with `body`).
@@ -167,7 +168,8 @@ pub struct SourceConfig {
     /// Cap of the back-off between consecutive failed tries.
     #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
     pub max_backoff: Duration,
-    /// Poll interval for `fetch` and `file`.
+    /// Poll interval for `fetch` (default 5 s) and `file` (default 1 s); once
+    /// loaded it is always set for those two types.
     #[serde(default, with = "humantime_serde_compat::option")]
     pub interval: Option<Duration>,
     /// Request timeout for `fetch` (default: the interval).
@@ -202,6 +204,12 @@ impl SourceConfig {
             SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
             SourceType::File => FormatKind::FileKv,
         })
+    }
+
+    /// For a `file` source, the file it reads (the loader stores it in `url`
+    /// as an absolute path).
+    pub fn file_path(&self) -> Option<&std::path::Path> {
+        (self.kind == SourceType::File).then(|| std::path::Path::new(&self.url))
     }
 
     /// Whether an event name passes the `events` whitelist (ASCII case ignored).
