@@ -132,7 +132,7 @@ pub(super) fn server(
     if let Some(port) = section.integer(report, "websocket_port", 0..=65535) {
         server.websocket_port = u16::try_from(*port.get_ref()).unwrap_or_default();
         if server.websocket_port != 0
-            && listen_span.is_some()
+            && (listen_span.is_some() || section.value("listen").is_none())
             && server.websocket_port == server.listen.port()
         {
             report.add(

@@ -118,6 +118,12 @@ name = "Hall motion"
 }
 
 #[test]
+fn byte_order_mark_and_crlf_line_ends_are_accepted() {
+    let error = only_error("\u{feff}[server]\r\nkeepalive = 15\r\n");
+    assert_eq!(at(&error), (2, 13));
+}
+
+#[test]
 fn toml_syntax_error_is_reported_alone_with_its_position() {
     let error = only_error("[server]\nlisten = \n[[source]]\nnope = 1\n");
     assert_eq!(at(&error), (2, 10));
@@ -257,6 +263,11 @@ fn open_listen_without_auth_is_refused_unless_allowed() {
 fn websocket_port_may_not_be_the_listen_port() {
     let error = only_error("[server]\nlisten = \"127.0.0.1:9000\"\nwebsocket_port = 9000\n");
     assert_eq!(at(&error), (3, 18));
+    let error = only_error("[server]\nwebsocket_port = 8080\n");
+    assert!(
+        error.message.contains("the port `listen` already uses"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! The config as the rest of homebus sees it: validated, with `env:` values
 //! already read and durations already parsed.
+//!
+//! Files are read by `load.rs`, which checks every value with its position;
+//! the serde derives here remain for building a config from TOML in code,
+//! without those checks.
 
 use std::collections::BTreeMap;
 use std::fmt;
