@@ -13,8 +13,8 @@ use toml::Spanned;
 use super::read::{Env, Section};
 use super::report::{Report, one_of};
 use super::{
-    AuthConfig, DEFAULT_MAX_EVENT_SIZE, FormatKind, Method, ServerConfig, SourceConfig, SourceType,
-    UnitConfig,
+    AuthConfig, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, FormatKind, Method,
+    Secret, ServerConfig, SourceConfig, SourceType, UnitConfig,
 };
 use crate::units::{UnitKind, default_entity_id};
 
@@ -309,52 +309,10 @@ pub(super) fn source(
     let max_event_size = section.integer(report, "max_event_size", 1..=i64::MAX);
 
     if let Some(headers) = &headers {
-        for (name, value) in headers {
-            if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
-                report.add(
-                    name.span(),
-                    format!(
-                        "`{}` in `headers` of {} is not a valid header name; \
-                         use letters, digits and `-`, e.g. `Authorization`",
-                        name.get_ref(),
-                        section.label()
-                    ),
-                );
-            } else if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
-                report.add(
-                    name.span(),
-                    format!(
-                        "the value of header `{}` in {} holds a line break or control \
-                         character; write it on one line",
-                        name.get_ref(),
-                        section.label()
-                    ),
-                );
-            }
-        }
+        check_headers(report, section, headers);
     }
     if let Some(events) = &events {
-        if events.get_ref().is_empty() {
-            report.add(
-                events.span(),
-                format!(
-                    "`events` in {} is empty, so every event would be dropped; \
-                     list the event names to keep, or remove `events` to keep all",
-                    section.label()
-                ),
-            );
-        }
-        for event in events.get_ref() {
-            if event.get_ref().trim().is_empty() {
-                report.add(
-                    event.span(),
-                    format!(
-                        "`events` in {} holds an empty name; remove it",
-                        section.label()
-                    ),
-                );
-            }
-        }
+        check_events(report, section, events);
     }
     if let Some(pointer) = &json_pointer {
         let p = pointer.get_ref();
@@ -368,105 +326,41 @@ pub(super) fn source(
             );
         }
     }
-
     if let Some(kind) = &kind {
         let kind = *kind.get_ref();
-        only_for(
-            report,
-            section,
-            kind,
-            "method",
-            &[SourceType::Sse, SourceType::Fetch],
-        );
-        only_for(
-            report,
-            section,
-            kind,
-            "body",
-            &[SourceType::Sse, SourceType::Fetch],
-        );
-        only_for(
-            report,
-            section,
-            kind,
-            "credentials",
-            &[SourceType::Sse, SourceType::Fetch],
-        );
-        only_for(
-            report,
-            section,
-            kind,
-            "headers",
-            &[SourceType::Sse, SourceType::Fetch, SourceType::Websocket],
-        );
-        only_for(
-            report,
-            section,
-            kind,
-            "interval",
-            &[SourceType::Fetch, SourceType::File],
-        );
-        only_for(report, section, kind, "topics", &[SourceType::Mqtt]);
-        only_for(report, section, kind, "username", &[SourceType::Mqtt]);
-        only_for(report, section, kind, "password", &[SourceType::Mqtt]);
-        if kind == SourceType::Mqtt && section.value("topics").is_none() {
-            section.missing(report, "topics", "[\"home/#\"]");
+        for (key, types) in TYPE_ONLY_KEYS {
+            only_for(report, section, kind, key, types);
         }
-        if let Some(topics) = &topics
-            && kind == SourceType::Mqtt
-            && topics.get_ref().is_empty()
-        {
-            report.add(
-                topics.span(),
-                format!(
-                    "`topics` in {} is empty, so nothing would arrive; \
-                         list topics such as `\"home/#\"`",
-                    section.label()
-                ),
-            );
-        }
-
-        let effective_format = format.as_ref().map(|f| *f.get_ref()).unwrap_or(match kind {
-            SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
-            SourceType::File => FormatKind::FileKv,
-        });
-        if effective_format == FormatKind::Raw {
-            let count = events.as_ref().map(|e| e.get_ref().len());
-            if count != Some(1) {
-                let why = match &format {
-                    Some(_) => "format `raw`".to_string(),
-                    None => format!("format `raw` (the default for `{}`)", kind.as_str()),
-                };
-                let span = events
-                    .as_ref()
-                    .map(|e| e.span())
-                    .or_else(|| format.as_ref().map(|f| f.span()))
-                    .unwrap_or_else(|| section.span());
-                report.add(
-                    span,
+        if kind == SourceType::Mqtt {
+            match &topics {
+                None if section.value("topics").is_none() => {
+                    section.missing(report, "topics", "[\"home/#\"]")
+                }
+                Some(topics) if topics.get_ref().is_empty() => report.add(
+                    topics.span(),
                     format!(
-                        "{} uses {why}, where the whole payload is the data of one event, \
-                         so `events` must hold exactly one name ({}); \
-                         write e.g. `events = [\"temperature\"]`, or choose another `format`",
-                        section.label(),
-                        match count {
-                            None => "there is no `events`".to_string(),
-                            Some(n) => format!("it holds {n}"),
-                        }
+                        "`topics` in {} is empty, so nothing would arrive; \
+                         list topics such as `\"home/#\"`",
+                        section.label()
                     ),
-                );
+                ),
+                _ => {}
             }
         }
-        if json_pointer.is_some()
-            && effective_format != FormatKind::Json
+        let format_in_force = format
+            .as_ref()
+            .map_or(kind.default_format(), |f| *f.get_ref());
+        if format_in_force == FormatKind::Raw {
+            check_raw_has_one_event(report, section, kind, format.as_ref(), events.as_ref());
+        }
+        if format_in_force != FormatKind::Json
             && let Some(span) = section.key_span("json_pointer")
         {
             report.add(
                 span,
                 format!(
                     "`json_pointer` in {} only applies with `format = \"json\"`; \
-                         set that format or remove `json_pointer`",
+                     set that format or remove `json_pointer`",
                     section.label()
                 ),
             );
@@ -481,7 +375,7 @@ pub(super) fn source(
             span,
             format!(
                 "{} has a `body` but its method is GET, which sends none; \
-                     add `method = \"POST\"` or remove `body`",
+                 add `method = \"POST\"` or remove `body`",
                 section.label()
             ),
         );
@@ -517,8 +411,8 @@ pub(super) fn source(
                 .map(Spanned::into_inner)
                 .collect()
         }),
-        reconnect: reconnect.map_or(Duration::from_secs(1), Spanned::into_inner),
-        max_backoff: max_backoff.map_or(Duration::from_secs(30), Spanned::into_inner),
+        reconnect: reconnect.map_or(DEFAULT_RECONNECT, Spanned::into_inner),
+        max_backoff: max_backoff.map_or(DEFAULT_MAX_BACKOFF, Spanned::into_inner),
         interval,
         timeout: timeout.map(Spanned::into_inner),
         credentials: credentials.map(|c| c.get_ref().to_string()),
@@ -543,6 +437,118 @@ pub(super) fn source(
         config: Some(config),
         name,
     }
+}
+
+/// Source keys that only some types read; set on another type they would be
+/// silently ignored, so they are refused.
+const TYPE_ONLY_KEYS: &[(&str, &[SourceType])] = &[
+    ("method", &[SourceType::Sse, SourceType::Fetch]),
+    ("body", &[SourceType::Sse, SourceType::Fetch]),
+    ("credentials", &[SourceType::Sse, SourceType::Fetch]),
+    (
+        "headers",
+        &[SourceType::Sse, SourceType::Fetch, SourceType::Websocket],
+    ),
+    ("interval", &[SourceType::Fetch, SourceType::File]),
+    ("topics", &[SourceType::Mqtt]),
+    ("username", &[SourceType::Mqtt]),
+    ("password", &[SourceType::Mqtt]),
+];
+
+/// Header names and values must be sendable, or every request would fail.
+fn check_headers(
+    report: &mut Report,
+    section: &Section<'_, '_>,
+    headers: &[(Spanned<String>, Secret)],
+) {
+    for (name, value) in headers {
+        if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
+            report.add(
+                name.span(),
+                format!(
+                    "`{}` in `headers` of {} is not a valid header name; \
+                     use letters, digits and `-`, e.g. `Authorization`",
+                    name.get_ref(),
+                    section.label()
+                ),
+            );
+        } else if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
+            report.add(
+                name.span(),
+                format!(
+                    "the value of header `{}` in {} holds a line break or control \
+                     character; write it on one line",
+                    name.get_ref(),
+                    section.label()
+                ),
+            );
+        }
+    }
+}
+
+/// An empty whitelist, or an empty name in it, can only be a mistake.
+fn check_events(
+    report: &mut Report,
+    section: &Section<'_, '_>,
+    events: &Spanned<Vec<Spanned<String>>>,
+) {
+    if events.get_ref().is_empty() {
+        report.add(
+            events.span(),
+            format!(
+                "`events` in {} is empty, so every event would be dropped; \
+                 list the event names to keep, or remove `events` to keep all",
+                section.label()
+            ),
+        );
+    }
+    for event in events.get_ref() {
+        if event.get_ref().trim().is_empty() {
+            report.add(
+                event.span(),
+                format!(
+                    "`events` in {} holds an empty name; remove it",
+                    section.label()
+                ),
+            );
+        }
+    }
+}
+
+/// With `raw`, the whole payload is the data of the source's one event name,
+/// so `events` must name exactly one.
+fn check_raw_has_one_event(
+    report: &mut Report,
+    section: &Section<'_, '_>,
+    kind: SourceType,
+    format: Option<&Spanned<FormatKind>>,
+    events: Option<&Spanned<Vec<Spanned<String>>>>,
+) {
+    let count = events.map(|e| e.get_ref().len());
+    if count == Some(1) {
+        return;
+    }
+    let why = match format {
+        Some(_) => "format `raw`".to_string(),
+        None => format!("format `raw` (the default for `{}`)", kind.as_str()),
+    };
+    let span = events
+        .map(Spanned::span)
+        .or_else(|| format.map(Spanned::span))
+        .unwrap_or_else(|| section.span());
+    let found = match count {
+        None => "there is no `events`".to_string(),
+        Some(n) => format!("it holds {n}"),
+    };
+    report.add(
+        span,
+        format!(
+            "{} uses {why}, where the whole payload is the data of one event, \
+             so `events` must hold exactly one name ({found}); \
+             write e.g. `events = [\"temperature\"]`, or choose another `format`",
+            section.label(),
+        ),
+    );
 }
 
 /// Reports `key` when it is set on a source type that would ignore it.

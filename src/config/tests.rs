@@ -556,3 +556,32 @@ fn header_name_must_be_valid() {
     let error = only_error(text);
     assert_eq!(at(&error), (5, 13));
 }
+
+#[test]
+fn url_and_path_together_are_refused() {
+    let text = "[[source]]\nname = \"f\"\ntype = \"file\"\nurl = \"a.txt\"\npath = \"b.txt\"\n";
+    let error = only_error(text);
+    assert_eq!(at(&error), (5, 1));
+    assert!(error.message.contains("keep one"), "{error}");
+}
+
+#[test]
+fn json_pointer_needs_json_format() {
+    let base = "[[source]]\nname = \"j\"\ntype = \"sse\"\nurl = \"http://h/\"\njson_pointer = \"/state\"\n";
+    let error = only_error(base);
+    assert_eq!(at(&error), (5, 1));
+    let config = load(&format!("{base}format = \"json\"\n")).unwrap();
+    assert_eq!(config.sources[0].json_pointer.as_deref(), Some("/state"));
+}
+
+#[test]
+fn mqtt_keys_on_another_type_are_refused() {
+    let text = "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://h/\"\ntopics = [\"a\"]\n";
+    let error = only_error(text);
+    assert!(
+        error
+            .message
+            .contains("only applies to `mqtt` sources, not `sse`"),
+        "{error}"
+    );
+}

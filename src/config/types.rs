@@ -99,6 +99,15 @@ pub enum SourceType {
 }
 
 impl SourceType {
+    /// The format of a source of this type that sets none.
+    pub fn default_format(self) -> FormatKind {
+        match self {
+            SourceType::Sse => FormatKind::Xtension,
+            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            SourceType::File => FormatKind::FileKv,
+        }
+    }
+
     /// The name used in the config and in `/api/sources`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -203,11 +212,7 @@ pub struct SourceConfig {
 impl SourceConfig {
     /// The format in force: the configured one or the type's default.
     pub fn format(&self) -> FormatKind {
-        self.format.unwrap_or(match self.kind {
-            SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
-            SourceType::File => FormatKind::FileKv,
-        })
+        self.format.unwrap_or(self.kind.default_format())
     }
 
     /// For a `file` source, the file it reads (the loader stores it in `url`
@@ -225,12 +230,18 @@ impl SourceConfig {
     }
 }
 
+/// Reconnect delay of a source that sets none, as the XTension plugin does.
+pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
+
+/// Back-off cap of a source that sets none.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 fn default_reconnect() -> Duration {
-    Duration::from_secs(1)
+    DEFAULT_RECONNECT
 }
 
 fn default_max_backoff() -> Duration {
-    Duration::from_secs(30)
+    DEFAULT_MAX_BACKOFF
 }
 
 /// 8 MiB: the default limit of one SSE line or event.
