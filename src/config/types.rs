@@ -198,8 +198,9 @@ impl SourceConfig {
     /// The format in force: the configured one or the type's default.
     pub fn format(&self) -> FormatKind {
         self.format.unwrap_or(match self.kind {
-            SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            // An MQTT topic is the event name, like an SSE `event:` field.
+            SourceType::Sse | SourceType::Mqtt => FormatKind::Xtension,
+            SourceType::Websocket | SourceType::Fetch => FormatKind::Raw,
             SourceType::File => FormatKind::FileKv,
         })
     }

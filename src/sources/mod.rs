@@ -5,8 +5,12 @@
 //! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
 
 mod backoff;
+mod fetch;
+mod file;
+mod mqtt;
 mod sse;
 mod status;
+mod websocket;
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ pub use status::{SourceState, SourceStatus, SourceStatusView};
 
 use crate::config::{SourceConfig, SourceType};
 use crate::event::Event;
+use crate::format::{self, Decoded};
 
 /// What a running source needs from the hub.
 #[derive(Clone)]
@@ -50,6 +55,61 @@ impl SourceContext {
         self.status.event_seen(event.received_at);
         self.events.send(event).await.is_ok()
     }
+
+    /// Runs one payload through the source's format and emits what it
+    /// yields; `name` is the transport's event name, `id` the upstream
+    /// event ID. A payload the format cannot read is logged (with the
+    /// source's name and an excerpt) and skipped, so the stream goes on.
+    /// Returns `false` when the hub is gone.
+    pub async fn deliver(&self, name: &str, data: Option<&str>, id: Option<&str>) -> bool {
+        let decoded = match format::decode(&self.config, name, data) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::warn!(source = %self.name, "{e}");
+                return true;
+            }
+        };
+        for item in decoded {
+            let mut event = match item {
+                Decoded::Event { name, data } => Event::new(self.name.clone(), name, data),
+                Decoded::Remove { address } => {
+                    let mut event = Event::new(self.name.clone(), address, None);
+                    event.remove = true;
+                    event
+                }
+            };
+            event.id = id.map(str::to_string);
+            if !self.emit(event).await {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Remembers the last error of a polling source so that it is logged once
+/// per change, not once per poll.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorLog {
+    /// The error logged last; `None` while things work.
+    last: Option<String>,
+}
+
+impl ErrorLog {
+    /// A poll failed: logs `error` unless it is the one logged last.
+    pub(crate) fn failed(&mut self, source: &str, url: &str, error: &str) {
+        if self.last.as_deref() != Some(error) {
+            tracing::warn!(source, url, "{error}; will keep trying");
+            self.last = Some(error.to_string());
+        }
+    }
+
+    /// A poll worked: logs the recovery once.
+    pub(crate) fn succeeded(&mut self, source: &str, url: &str) {
+        if self.last.take().is_some() {
+            tracing::info!(source, url, "working again");
+        }
+    }
 }
 
 /// Starts a source as its own task.
@@ -57,14 +117,10 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
     tokio::spawn(async move {
         match ctx.config.kind {
             SourceType::Sse => sse::run(ctx).await,
-            other => {
-                let message = format!(
-                    "source type `{}` is not available in this build of homebus",
-                    other.as_str()
-                );
-                tracing::error!(source = %ctx.name, url = %ctx.config.url, "{message}");
-                ctx.status.failed(message);
-            }
+            SourceType::Websocket => websocket::run(ctx).await,
+            SourceType::Fetch => fetch::run(ctx).await,
+            SourceType::File => file::run(ctx).await,
+            SourceType::Mqtt => mqtt::run(ctx).await,
         }
     })
 }
