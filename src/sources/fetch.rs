@@ -50,7 +50,7 @@ pub(super) async fn run(ctx: SourceContext) {
         }
         let polled = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
-            polled = poll(&ctx, &client) => polled,
+            polled = poll(&ctx, &client, timeout) => polled,
         };
         match polled {
             Ok(body) => {
@@ -69,7 +69,11 @@ pub(super) async fn run(ctx: SourceContext) {
 }
 
 /// One request; the body as text, or why there is none.
-async fn poll(ctx: &SourceContext, client: &reqwest::Client) -> Result<String, String> {
+async fn poll(
+    ctx: &SourceContext,
+    client: &reqwest::Client,
+    timeout: Duration,
+) -> Result<String, String> {
     let config = &ctx.config;
     let mut builder = match config.method {
         Method::GET => client.get(&config.url),
@@ -87,12 +91,7 @@ async fn poll(ctx: &SourceContext, client: &reqwest::Client) -> Result<String, S
     }
     let mut response = builder.send().await.map_err(|e| {
         if e.is_timeout() {
-            format!(
-                "no answer within {:?}; raise `timeout` or check the server",
-                config
-                    .timeout
-                    .unwrap_or(config.interval.unwrap_or(DEFAULT_INTERVAL))
-            )
+            format!("no answer within {timeout:?}; raise `timeout` or check the server")
         } else {
             format!("cannot fetch: {}", error_chain(&e))
         }

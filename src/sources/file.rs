@@ -3,9 +3,10 @@
 //! the source's format (`file-kv` by default).
 //!
 //! Writers usually truncate the file and write it again, so a read may see
-//! it empty or half-written. The file is read until two reads in a row
-//! agree, and `file-kv` refuses a half-written pair whole, so a value is
-//! never half-applied. Content equal to what was last applied is not sent
+//! it empty or half-written. A read is applied only when no change was
+//! signalled during it or shortly after, and a second read agrees (same
+//! content, same modification time); `file-kv` also refuses a half-written
+//! pair whole. So a value is never half-applied. Content equal to what was last applied is not sent
 //! again: a file that sits unchanged does not flood the event log. A
 //! missing or unreadable file is a status error, tried again every
 //! interval and on every change in its directory.
@@ -13,7 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{MetadataKind, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
@@ -22,8 +24,9 @@ use super::{ErrorLog, SourceContext};
 /// Read interval when the source sets none (changes are seen at once anyway).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Pause between the reads that must agree before content is applied.
-const SETTLE: Duration = Duration::from_millis(20);
+/// How long a read must stay unchallenged (no change signalled, a second
+/// read the same) before its content is applied.
+const SETTLE: Duration = Duration::from_millis(10);
 
 /// Reads tried before a file that keeps changing is left for the next round.
 const MAX_READS: usize = 10;
@@ -75,7 +78,7 @@ pub(super) async fn run(ctx: SourceContext) {
         }
         let read = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
-            read = read_stable(&path, ctx.config.max_event_size) => read,
+            read = read_stable(&path, ctx.config.max_event_size, &mut changed) => read,
         };
         match read {
             Ok(Some(content)) => {
@@ -115,7 +118,15 @@ fn watch(
     let name = path.file_name()?.to_owned();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
-        if event.paths.iter().any(|p| p.file_name() == Some(&name)) {
+        // Our own reads show up as access events; only writes count.
+        let written = matches!(
+            event.kind,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+        ) && !matches!(
+            event.kind,
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))
+        );
+        if written && event.paths.iter().any(|p| p.file_name() == Some(&name)) {
             // A full channel already holds a wake-up: changes coalesce.
             let _ = changed.try_send(());
         }
@@ -131,22 +142,41 @@ fn watch(
     }
 }
 
-/// Reads the file until two reads agree. `Ok(None)` when it kept changing.
-async fn read_stable(path: &Path, limit: usize) -> Result<Option<String>, String> {
-    let mut previous = read_once(path, limit).await?;
-    for _ in 1..MAX_READS {
+/// Reads the file until a read is confirmed: no change was signalled
+/// during it or in the [`SETTLE`] time after it, and a second read finds the
+/// same content and the same size and modification time (the second check
+/// covers a directory that cannot be watched). `Ok(None)` when the file
+/// kept changing; the next change signal or interval tries again.
+async fn read_stable(
+    path: &Path,
+    limit: usize,
+    changed: &mut mpsc::Receiver<()>,
+) -> Result<Option<String>, String> {
+    for _ in 0..MAX_READS {
+        while changed.try_recv().is_ok() {}
+        let first = read_once(path, limit).await?;
         tokio::time::sleep(SETTLE).await;
-        let again = read_once(path, limit).await?;
-        if again == previous {
-            return Ok(Some(again));
+        if changed.try_recv().is_ok() {
+            continue;
         }
-        previous = again;
+        if read_once(path, limit).await? == first {
+            return Ok(Some(first.content));
+        }
     }
     Ok(None)
 }
 
+/// One read: the content, plus what tells two writes of it apart.
+#[derive(PartialEq)]
+struct Snapshot {
+    /// The whole file.
+    content: String,
+    /// Its modification time, as the file system keeps it.
+    modified: Option<std::time::SystemTime>,
+}
+
 /// One read of the whole file, refusing one larger than `limit`.
-async fn read_once(path: &Path, limit: usize) -> Result<String, String> {
+async fn read_once(path: &Path, limit: usize) -> Result<Snapshot, String> {
     let shown = path.display();
     let file = tokio::fs::File::open(path)
         .await
@@ -157,7 +187,8 @@ async fn read_once(path: &Path, limit: usize) -> Result<String, String> {
             _ => format!("cannot open `{shown}`: {e}"),
         })?;
     let mut content = Vec::new();
-    file.take(limit as u64 + 1)
+    let mut reader = file.take(limit as u64 + 1);
+    reader
         .read_to_end(&mut content)
         .await
         .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
@@ -166,7 +197,14 @@ async fn read_once(path: &Path, limit: usize) -> Result<String, String> {
             "`{shown}` is larger than `max_event_size` = {limit} bytes; it is not read"
         ));
     }
-    String::from_utf8(content).map_err(|_| format!("`{shown}` is not UTF-8 text"))
+    let modified = reader
+        .into_inner()
+        .metadata()
+        .await
+        .ok()
+        .and_then(|m| m.modified().ok());
+    let content = String::from_utf8(content).map_err(|_| format!("`{shown}` is not UTF-8 text"))?;
+    Ok(Snapshot { content, modified })
 }
 
 #[cfg(test)]

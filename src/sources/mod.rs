@@ -97,18 +97,52 @@ pub(crate) struct ErrorLog {
 
 impl ErrorLog {
     /// A poll failed: logs `error` unless it is the one logged last.
-    pub(crate) fn failed(&mut self, source: &str, url: &str, error: &str) {
-        if self.last.as_deref() != Some(error) {
-            tracing::warn!(source, url, "{error}; will keep trying");
-            self.last = Some(error.to_string());
+    /// Returns whether it was logged.
+    pub(crate) fn failed(&mut self, source: &str, url: &str, error: &str) -> bool {
+        if self.last.as_deref() == Some(error) {
+            return false;
         }
+        tracing::warn!(source, url, "{error}; will keep trying");
+        self.last = Some(error.to_string());
+        true
     }
 
-    /// A poll worked: logs the recovery once.
-    pub(crate) fn succeeded(&mut self, source: &str, url: &str) {
-        if self.last.take().is_some() {
+    /// A poll worked: logs the recovery once. Returns whether it was logged.
+    pub(crate) fn succeeded(&mut self, source: &str, url: &str) -> bool {
+        let recovered = self.last.take().is_some();
+        if recovered {
             tracing::info!(source, url, "working again");
         }
+        recovered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorLog;
+
+    #[test]
+    fn a_repeated_error_is_logged_once() {
+        let mut log = ErrorLog::default();
+        assert!(log.failed("s", "u", "the server answered 500"));
+        assert!(!log.failed("s", "u", "the server answered 500"));
+        assert!(!log.failed("s", "u", "the server answered 500"));
+    }
+
+    #[test]
+    fn a_different_error_is_logged_again() {
+        let mut log = ErrorLog::default();
+        log.failed("s", "u", "the server answered 500");
+        assert!(log.failed("s", "u", "connection refused"));
+    }
+
+    #[test]
+    fn the_same_error_after_a_recovery_is_logged_again() {
+        let mut log = ErrorLog::default();
+        log.failed("s", "u", "the server answered 500");
+        assert!(log.succeeded("s", "u"));
+        assert!(!log.succeeded("s", "u"));
+        assert!(log.failed("s", "u", "the server answered 500"));
     }
 }
 
