@@ -179,6 +179,8 @@ async fn the_source_pings_a_quiet_server() {
         .unwrap();
 }
 
+// The handshake callback's error type is tungstenite's, not ours.
+#[allow(clippy::result_large_err)]
 #[tokio::test]
 async fn configured_headers_are_sent_on_the_handshake() {
     let (seen, mut received) = mpsc::channel::<String>(4);
