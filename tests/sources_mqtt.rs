@@ -36,7 +36,7 @@ kind = "switch"
 /// connected, and a message sent before that is not kept by the broker.
 async fn publish_until(
     hub: &RunningHub,
-    port: u16,
+    broker: &Mosquitto,
     topic: &str,
     payload: &str,
     entity_id: &str,
@@ -44,7 +44,7 @@ async fn publish_until(
 ) {
     let publishing = async {
         loop {
-            mqtt_publish(port, topic, payload).await;
+            mqtt_publish(broker, topic, payload).await;
             if hub.state(entity_id).as_deref() == Some(state) {
                 return;
             }
@@ -70,7 +70,7 @@ async fn a_published_number_sets_the_unit_named_by_its_topic() {
     let hub = RunningHub::start(&config(broker.port, ""));
     publish_until(
         &hub,
-        broker.port,
+        &broker,
         "home/temperature",
         "21.5",
         "sensor.home_temperature",
@@ -87,7 +87,7 @@ async fn on_and_off_payloads_switch_a_unit() {
         let state = if payload == "off" { "off" } else { "on" };
         publish_until(
             &hub,
-            broker.port,
+            &broker,
             "home/hall/motion",
             payload,
             "binary_sensor.hall_motion",
@@ -103,17 +103,17 @@ async fn topics_outside_the_subscription_are_not_received() {
     let hub = RunningHub::start(&config(broker.port, "create_units = true"));
     publish_until(
         &hub,
-        broker.port,
+        &broker,
         "home/temperature",
         "1",
         "sensor.home_temperature",
         "1",
     )
     .await;
-    mqtt_publish(broker.port, "garden/temperature", "9").await;
+    mqtt_publish(&broker, "garden/temperature", "9").await;
     publish_until(
         &hub,
-        broker.port,
+        &broker,
         "home/temperature",
         "2",
         "sensor.home_temperature",
@@ -129,7 +129,7 @@ async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
     let hub = RunningHub::start(&config(broker.port, ""));
     publish_until(
         &hub,
-        broker.port,
+        &broker,
         "home/temperature",
         "10",
         "sensor.home_temperature",
@@ -150,7 +150,7 @@ async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
     .await;
     publish_until(
         &hub,
-        broker.port,
+        &broker,
         "home/temperature",
         "20",
         "sensor.home_temperature",
@@ -171,4 +171,39 @@ async fn a_refused_connection_is_shown_and_retried() {
         .wait_source("a connection error", |s| s.last_error.is_some())
         .await;
     assert_eq!(view.state, SourceState::Reconnecting);
+}
+
+#[tokio::test]
+async fn username_and_password_are_sent_to_the_broker() {
+    let broker = Mosquitto::start_with_user("homebus", "s3cret").await;
+    let hub = RunningHub::start(&config(
+        broker.port,
+        "username = \"homebus\"\npassword = \"s3cret\"",
+    ));
+    publish_until(
+        &hub,
+        &broker,
+        "home/temperature",
+        "5",
+        "sensor.home_temperature",
+        "5",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_shown_in_the_status() {
+    let broker = Mosquitto::start_with_user("homebus", "s3cret").await;
+    let hub = RunningHub::start(&config(
+        broker.port,
+        "username = \"homebus\"\npassword = \"wrong\"",
+    ));
+    let view = hub
+        .wait_source("the refusal in the status", |s| s.last_error.is_some())
+        .await;
+    assert_ne!(view.state, SourceState::Connected);
+    assert!(
+        !view.last_error.unwrap().contains("wrong"),
+        "the password leaked"
+    );
 }

@@ -376,3 +376,32 @@ kind = "sensor"
     let state = hub.wait_state_is("sensor.outside", "12.5").await;
     assert_eq!(state.attributes["unit_of_measurement"], "°C");
 }
+
+#[tokio::test]
+async fn a_wss_url_speaks_tls() {
+    let (hellos, mut received) = mpsc::channel::<u8>(4);
+    let server = Peer::start(handler(move |mut stream, _| {
+        let hellos = hellos.clone();
+        async move {
+            use tokio::io::AsyncReadExt;
+            let mut first = [0u8; 1];
+            if stream.read_exact(&mut first).await.is_ok() {
+                let _ = hellos.send(first[0]).await;
+            }
+        }
+    }))
+    .await;
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let hub = RunningHub::start(
+        &config(server.addr, "").replace(&format!("ws://{}/", server.addr), &url),
+    );
+    let first = tokio::time::timeout(support::sources::DEADLINE, received.recv())
+        .await
+        .expect("a connection")
+        .unwrap();
+    assert_eq!(first, 0x16, "a TLS handshake record starts the connection");
+    hub.wait_source("the failed handshake in the status", |s| {
+        s.last_error.is_some()
+    })
+    .await;
+}

@@ -349,6 +349,8 @@ pub fn websocket_sending(messages: Vec<String>) -> Handler {
 pub struct Mosquitto {
     /// Its port.
     pub port: u16,
+    /// The one user allowed in, when anonymous access is off.
+    pub user: Option<(String, String)>,
     child: Option<tokio::process::Child>,
     config: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -361,8 +363,33 @@ impl Mosquitto {
     /// Starts mosquitto 2 (anonymous access, loopback only) and waits until
     /// it accepts connections. Fails — does not skip — when it is missing.
     pub async fn start() -> Mosquitto {
+        Self::start_with(None).await
+    }
+
+    /// Starts mosquitto 2 that lets in only this user.
+    pub async fn start_with_user(user: &str, password: &str) -> Mosquitto {
+        Self::start_with(Some((user.to_string(), password.to_string()))).await
+    }
+
+    async fn start_with(user: Option<(String, String)>) -> Mosquitto {
         let binary = which_mosquitto();
         let dir = tempfile::tempdir().unwrap();
+        let access = match &user {
+            None => "allow_anonymous true\n".to_string(),
+            Some((name, password)) => {
+                let file = dir.path().join("passwords");
+                let made = std::process::Command::new("/usr/bin/mosquitto_passwd")
+                    .arg("-b")
+                    .arg("-c")
+                    .arg(&file)
+                    .arg(name)
+                    .arg(password)
+                    .status()
+                    .expect("mosquitto_passwd (Debian package mosquitto); run scripts/test");
+                assert!(made.success(), "mosquitto_passwd failed");
+                format!("allow_anonymous false\npassword_file {}\n", file.display())
+            }
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -371,11 +398,12 @@ impl Mosquitto {
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!("listener {port} 127.0.0.1\n{access}persistence false\n"),
         )
         .unwrap();
         let mut broker = Mosquitto {
             port,
+            user,
             child: None,
             config,
             _dir: dir,
@@ -430,11 +458,17 @@ fn which_mosquitto() -> std::path::PathBuf {
 
 /// Publishes one message to the broker with rumqttc (QoS 1), waiting until
 /// the broker acknowledged it.
-pub async fn mqtt_publish(port: u16, topic: &str, payload: &str) {
+pub async fn mqtt_publish(broker: &Mosquitto, topic: &str, payload: &str) {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let mut options =
-        MqttOptions::new(format!("test-{:08x}", fastrand::u32(..)), "127.0.0.1", port);
+    let mut options = MqttOptions::new(
+        format!("test-{:08x}", fastrand::u32(..)),
+        "127.0.0.1",
+        broker.port,
+    );
     options.set_keep_alive(Duration::from_secs(5));
+    if let Some((user, password)) = &broker.user {
+        options.set_credentials(user, password);
+    }
     let (client, mut eventloop) = AsyncClient::new(options, 4);
     client
         .publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
