@@ -167,13 +167,17 @@ pub struct SourceConfig {
     /// Cap of the back-off between consecutive failed tries.
     #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
     pub max_backoff: Duration,
-    /// Poll interval for `fetch` and `file`.
+    /// Poll interval for `fetch` (default 5 s) and `file` (default 5 s; changes
+    /// are also seen at once). For `websocket`: how long the server may stay
+    /// silent before homebus pings it (default 30 s); no answer within as long
+    /// again drops the connection.
     #[serde(default, with = "humantime_serde_compat::option")]
     pub interval: Option<Duration>,
-    /// Request timeout for `fetch` (default: the interval).
+    /// Request timeout for `fetch` (default: the interval); connection
+    /// timeout for `websocket` (default 10 s).
     #[serde(default, with = "humantime_serde_compat::option")]
     pub timeout: Option<Duration>,
-    /// `"include"` keeps cookies between polls.
+    /// `"include"` keeps cookies between `fetch` polls (a cookie jar).
     pub credentials: Option<String>,
     /// Payload format; the default depends on the type.
     pub format: Option<FormatKind>,
@@ -189,7 +193,9 @@ pub struct SourceConfig {
     pub username: Option<String>,
     /// MQTT password; may be `"env:NAME"`.
     pub password: Option<Secret>,
-    /// Largest line or event accepted from this source, in bytes.
+    /// Largest line or event accepted from this source, in bytes: an SSE
+    /// line or event, a WebSocket frame or message, a fetched body, a file,
+    /// an MQTT packet.
     #[serde(default = "default_max_event_size")]
     pub max_event_size: usize,
 }
