@@ -19,9 +19,9 @@ pub struct TailArgs {
     /// One JSON object a line: `{"event","data","id"}`, and `{"retry":N}`.
     #[arg(long)]
     pub json: bool,
-    /// HTTP method (GET or POST).
-    #[arg(short = 'X', long = "request", default_value = "GET")]
-    pub method: String,
+    /// HTTP method (GET or POST); POST when a body is given.
+    #[arg(short = 'X', long = "request")]
+    pub method: Option<String>,
     /// Extra header, `'Name: value'`; may be repeated.
     #[arg(short = 'H', long = "header")]
     pub headers: Vec<String>,
@@ -48,8 +48,14 @@ pub fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn request(args: &TailArgs) -> anyhow::Result<SseRequest> {
-    let method = match args.method.to_ascii_uppercase().as_str() {
-        "GET" if args.body.is_some() && args.method == "GET" => Method::POST,
+    let default = if args.body.is_some() { "POST" } else { "GET" };
+    let method = match args
+        .method
+        .as_deref()
+        .unwrap_or(default)
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "GET" => Method::GET,
         "POST" => Method::POST,
         other => anyhow::bail!("method `{other}` is not supported; use GET or POST"),
@@ -100,6 +106,14 @@ async fn print_stream(args: &TailArgs, request: &SseRequest) -> anyhow::Result<(
     Ok(())
 }
 
+/// One `--json` line, fields in the documented order.
+#[derive(serde::Serialize)]
+struct TailLine<'a> {
+    event: &'a str,
+    data: &'a str,
+    id: &'a str,
+}
+
 /// Writes one item as EventSource would dispatch it: events without data print nothing.
 fn print_item(out: &mut impl Write, item: &SseItem, as_json: bool) -> std::io::Result<()> {
     match item {
@@ -111,11 +125,12 @@ fn print_item(out: &mut impl Write, item: &SseItem, as_json: bool) -> std::io::R
             };
             let event_type = event.event_type.as_deref().unwrap_or("message");
             if as_json {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({"event": event_type, "data": data, "id": event.last_event_id})
-                )
+                let line = TailLine {
+                    event: event_type,
+                    data,
+                    id: &event.last_event_id,
+                };
+                writeln!(out, "{}", serde_json::to_string(&line)?)
             } else {
                 writeln!(out, "event: {event_type}")?;
                 if !event.last_event_id.is_empty() {

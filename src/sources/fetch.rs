@@ -11,16 +11,16 @@ use super::sse::error_chain;
 use super::{ErrorLog, SourceContext};
 use crate::config::Method;
 
-/// Poll interval when the source sets none.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
-
 /// The event name given to the format (`raw` replaces it with the source's
 /// `events` entry).
 const MESSAGE: &str = "message";
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext) {
-    let interval = ctx.config.interval.unwrap_or(DEFAULT_INTERVAL);
+    let interval = ctx
+        .config
+        .interval
+        .unwrap_or(crate::config::DEFAULT_FETCH_INTERVAL);
     let timeout = ctx.config.timeout.unwrap_or(interval);
     let keep_cookies = ctx
         .config

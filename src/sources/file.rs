@@ -21,9 +21,6 @@ use tokio::sync::mpsc;
 
 use super::{ErrorLog, SourceContext};
 
-/// Read interval when the source sets none (changes are seen at once anyway).
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
-
 /// How long a read must stay unchallenged (no change signalled, a second
 /// read the same) before its content is applied.
 const SETTLE: Duration = Duration::from_millis(10);
@@ -59,7 +56,10 @@ pub(super) async fn run(ctx: SourceContext) {
             return;
         }
     };
-    let interval = ctx.config.interval.unwrap_or(DEFAULT_INTERVAL);
+    let interval = ctx
+        .config
+        .interval
+        .unwrap_or(crate::config::DEFAULT_FILE_INTERVAL);
     let shown = path.display().to_string();
     let (changed_tx, mut changed) = mpsc::channel::<()>(1);
     let mut watcher = None;

@@ -1,0 +1,8 @@
+//! Fixtures shared by the integration tests: real servers on loopback, temp
+//! files, and waiting for conditions with a deadline.
+#![allow(dead_code)]
+
+pub mod hub;
+pub mod sse_server;
+pub mod tls;
+pub mod wait;
