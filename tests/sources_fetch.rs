@@ -228,3 +228,39 @@ async fn a_body_over_the_size_limit_is_refused() {
         .await;
     assert_eq!(view.events_seen, 0);
 }
+
+#[tokio::test]
+async fn a_json_answer_with_a_pointer_sets_the_picked_value() {
+    let server = Peer::start(answering(
+        Arc::new(AtomicUsize::new(200)),
+        r#"{"main":{"temp":18.5,"humidity":70}}"#,
+    ))
+    .await;
+    let hub = RunningHub::start(&config(
+        server.addr,
+        r#"format = "json"
+json_pointer = "/main/temp""#,
+    ));
+    hub.wait_state_is("sensor.temperature_fetch", "18.5").await;
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_in_time_is_a_timeout_error() {
+    let server = Peer::start(handler(|mut stream, _| async move {
+        if read_request(&mut stream).await.is_some() {
+            use tokio::io::AsyncReadExt;
+            let mut rest = [0u8; 64];
+            while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+        }
+    }))
+    .await;
+    let hub = RunningHub::start(&config(server.addr, r#"timeout = "100ms""#));
+    let view = hub
+        .wait_source("the timeout in the status", |s| {
+            s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("no answer within 100ms"))
+        })
+        .await;
+    assert_eq!(view.state, SourceState::Reconnecting);
+}

@@ -488,3 +488,26 @@ pub async fn mqtt_publish(broker: &Mosquitto, topic: &str, payload: &str) {
         .expect("publish acknowledged");
     let _ = client.disconnect().await;
 }
+
+/// An SSE server: answers every request with `text/event-stream`, sends
+/// `stream` (SSE text), then keeps the connection open until the client
+/// leaves.
+pub fn sse_sending(stream: String) -> Handler {
+    let stream = Arc::new(stream);
+    handler(move |mut connection, _| {
+        let stream = stream.clone();
+        async move {
+            if read_request(&mut connection).await.is_none() {
+                return;
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n";
+            if connection.write_all(head.as_bytes()).await.is_err()
+                || connection.write_all(stream.as_bytes()).await.is_err()
+            {
+                return;
+            }
+            let mut rest = [0u8; 256];
+            while matches!(connection.read(&mut rest).await, Ok(n) if n > 0) {}
+        }
+    })
+}
