@@ -405,3 +405,27 @@ async fn a_wss_url_speaks_tls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deconz_deleted_keeps_a_configured_unit_without_create_units() {
+    let (server, gateway) = scripted_server().await;
+    let hub = RunningHub::start(&deconz_config(server.addr, false));
+    gateway
+        .send(deconz_changed("5", r#"{"presence":true}"#))
+        .await
+        .unwrap();
+    hub.wait_state_is("binary_sensor.hall_presence", "on").await;
+    gateway
+        .send(r#"{"t":"event","e":"deleted","r":"sensors","id":"5"}"#.into())
+        .await
+        .unwrap();
+    gateway
+        .send(deconz_changed("12", r#"{"buttonevent":1002}"#))
+        .await
+        .unwrap();
+    hub.wait_state("sensor.hall_button", "the message after `deleted`", |s| {
+        s.attributes.contains_key("buttonevent")
+    })
+    .await;
+    assert_eq!(hub.state("binary_sensor.hall_presence").unwrap(), "on");
+}

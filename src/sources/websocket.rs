@@ -31,8 +31,8 @@ const MESSAGE: &str = "message";
 enum Ended {
     /// Could not connect.
     Failed(String),
-    /// Connected, then the connection closed or broke.
-    Disconnected { error: Option<String>, worked: bool },
+    /// Connected, then the connection closed (`None`) or broke.
+    Disconnected(Option<String>),
     /// The hub is shutting down.
     Shutdown,
 }
@@ -51,15 +51,16 @@ pub(super) async fn run(ctx: SourceContext) {
                 tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
                 (backoff.after_failure(), Some(error))
             }
-            Ended::Disconnected { error, worked } => {
-                match &error {
-                    Some(e) => tracing::warn!(source = %ctx.name, %url, "connection broke: {e}"),
-                    None => tracing::info!(source = %ctx.name, %url, "connection closed"),
-                }
-                let delay = if worked && error.is_none() {
-                    backoff.after_disconnect()
-                } else {
-                    backoff.after_failure()
+            Ended::Disconnected(error) => {
+                let delay = match &error {
+                    Some(e) => {
+                        tracing::warn!(source = %ctx.name, %url, "connection broke: {e}");
+                        backoff.after_failure()
+                    }
+                    None => {
+                        tracing::info!(source = %ctx.name, %url, "connection closed");
+                        backoff.after_disconnect()
+                    }
                 };
                 (delay, error)
             }
@@ -134,14 +135,11 @@ async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
             }
             _ = tokio::time::sleep_until(deadline) => {
                 if pinged {
-                    return Ended::Disconnected {
-                        error: Some(format!("the server did not answer a ping for {idle:?}; the connection was dropped")),
-                        worked: true,
-                    };
+                    return Ended::Disconnected(Some(format!("the server did not answer a ping for {idle:?}; the connection was dropped")));
                 }
                 pinged = true;
                 if let Err(e) = socket.send(Message::Ping(Default::default())).await {
-                    return Ended::Disconnected { error: Some(format!("cannot ping the server: {}", error_chain(&e))), worked: true };
+                    return Ended::Disconnected(Some(format!("cannot ping the server: {}", error_chain(&e))));
                 }
                 continue;
             }
@@ -151,24 +149,15 @@ async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
         pinged = false;
         let text = match message {
             None => {
-                return Ended::Disconnected {
-                    error: None,
-                    worked: true,
-                };
+                return Ended::Disconnected(None);
             }
             Some(Err(tungstenite::Error::Capacity(e))) => {
-                return Ended::Disconnected {
-                    error: Some(format!(
-                        "{e}; the limit is `max_event_size` = {limit} bytes, the connection was dropped"
-                    )),
-                    worked: true,
-                };
+                return Ended::Disconnected(Some(format!(
+                    "{e}; the limit is `max_event_size` = {limit} bytes, the connection was dropped"
+                )));
             }
             Some(Err(e)) => {
-                return Ended::Disconnected {
-                    error: Some(format!("connection lost: {}", error_chain(&e))),
-                    worked: true,
-                };
+                return Ended::Disconnected(Some(format!("connection lost: {}", error_chain(&e))));
             }
             Some(Ok(Message::Text(text))) => text.to_string(),
             Some(Ok(Message::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
@@ -183,10 +172,7 @@ async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
                 }
             },
             Some(Ok(Message::Close(_))) => {
-                return Ended::Disconnected {
-                    error: None,
-                    worked: true,
-                };
+                return Ended::Disconnected(None);
             }
             // Pongs only prove the server is alive; pings are answered by
             // tungstenite on the next read or write.
