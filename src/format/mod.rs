@@ -84,8 +84,8 @@ impl Decoded {
 pub(crate) type Refusal = String;
 
 /// Turns one payload into events. `name` is the transport's event name
-/// (the SSE `event:` field, an MQTT topic, `message` for WebSocket and
-/// fetch); `data` is the payload. A payload that yields nothing to apply
+/// (the SSE `event:` field, an MQTT topic, [`UNNAMED`] for WebSocket,
+/// fetch and file); `data` is the payload. A payload that yields nothing to apply
 /// (a keep-alive, an event type the format ignores) gives an empty list.
 pub fn decode(
     config: &SourceConfig,
@@ -102,7 +102,7 @@ pub fn decode(
         )]),
         FormatKind::FileKv => file_kv::decode(payload),
         FormatKind::Json => json::decode(
-            single_name(config, name),
+            json_name(config, name),
             payload,
             config.json_pointer.as_deref(),
         ),
@@ -118,14 +118,30 @@ pub fn decode(
     })
 }
 
-/// The name a single-event format gives its events: the source's one
-/// `events` entry (the dashboard convention), else the transport's name.
+/// The event name of a payload whose transport has no names of its own
+/// (a WebSocket message, a fetched body, a file; an SSE event without
+/// `event:`), as the SSE standard calls such events.
+pub const UNNAMED: &str = "message";
+
+/// The name `raw` gives its events: the source's one `events` entry (the
+/// dashboard convention; the config check requires exactly one), else the
+/// transport's name.
 fn single_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
-    config
-        .events
-        .as_ref()
-        .and_then(|events| events.first())
-        .map_or(name, String::as_str)
+    match config.events.as_deref() {
+        Some([only]) => only,
+        _ => name,
+    }
+}
+
+/// The name `json` gives its events: like `raw` for a payload without a
+/// name, but an MQTT topic or SSE event name stays, so several topics can
+/// carry JSON to several units.
+fn json_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
+    if name == UNNAMED {
+        single_name(config, name)
+    } else {
+        name
+    }
 }
 
 /// The format's name as written in the config.
@@ -192,6 +208,26 @@ pub(crate) mod tests {
         assert_eq!(
             decode(&config, "message", Some("x")).unwrap(),
             vec![Decoded::event("message", Some("x".into()))]
+        );
+    }
+
+    #[test]
+    fn json_keeps_an_mqtt_topic_as_the_name() {
+        let mut config = source(SourceType::Mqtt, Some(FormatKind::Json));
+        config.events = Some(vec!["home/a".into(), "home/b".into()]);
+        assert_eq!(
+            decode(&config, "home/b", Some(r#"{"t":1}"#)).unwrap(),
+            vec![Decoded::event("home/b", Some(r#"{"t":1}"#.into()))]
+        );
+    }
+
+    #[test]
+    fn json_without_a_transport_name_uses_the_single_event_name() {
+        let mut config = source(SourceType::Fetch, Some(FormatKind::Json));
+        config.events = Some(vec!["weather".into()]);
+        assert_eq!(
+            decode(&config, UNNAMED, Some("21")).unwrap(),
+            vec![Decoded::event("weather", Some("21".into()))]
         );
     }
 

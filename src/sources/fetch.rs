@@ -11,10 +11,6 @@ use super::sse::error_chain;
 use super::{ErrorLog, SourceContext};
 use crate::config::Method;
 
-/// The event name given to the format (`raw` replaces it with the source's
-/// `events` entry).
-const MESSAGE: &str = "message";
-
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext) {
     let interval = ctx
@@ -56,7 +52,7 @@ pub(super) async fn run(ctx: SourceContext) {
             Ok(body) => {
                 ctx.status.connected();
                 errors.succeeded(&ctx.name, &url);
-                if !ctx.deliver(MESSAGE, Some(&body), None).await {
+                if !ctx.deliver(crate::format::UNNAMED, Some(&body), None).await {
                     return;
                 }
             }

@@ -28,9 +28,6 @@ const SETTLE: Duration = Duration::from_millis(10);
 /// Reads tried before a file that keeps changing is left for the next round.
 const MAX_READS: usize = 10;
 
-/// The event name given to the format (`file-kv` names its own events).
-const MESSAGE: &str = "message";
-
 /// The path a file source's `url` names: `file:///abs/path` or a path
 /// (relative paths were made absolute against the config file's directory
 /// when the config was loaded; otherwise they are relative to the working
@@ -87,7 +84,10 @@ pub(super) async fn run(ctx: SourceContext) {
                 if last_applied.as_deref() == Some(content.as_str()) {
                     continue;
                 }
-                if !ctx.deliver(MESSAGE, Some(&content), None).await {
+                if !ctx
+                    .deliver(crate::format::UNNAMED, Some(&content), None)
+                    .await
+                {
                     return;
                 }
                 last_applied = Some(content);

@@ -23,10 +23,6 @@ pub const DEFAULT_IDLE: Duration = Duration::from_secs(30);
 /// the source sets `timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The event name given to the format for every message (a WebSocket has
-/// no event names; `raw` replaces it with the source's `events` entry).
-const MESSAGE: &str = "message";
-
 /// How one connection ended.
 enum Ended {
     /// Could not connect.
@@ -178,7 +174,7 @@ async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
             // tungstenite on the next read or write.
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
         };
-        if !ctx.deliver(MESSAGE, Some(&text), None).await {
+        if !ctx.deliver(crate::format::UNNAMED, Some(&text), None).await {
             return Ended::Shutdown;
         }
     }
