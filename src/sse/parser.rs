@@ -242,7 +242,7 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 /// A `retry` value counts only when it is all ASCII digits; one too large for a
-/// `u64` is ignored, as browsers do, rather than read as "never reconnect".
+/// `u64` is ignored rather than wrapped or clamped to "never reconnect".
 fn parse_retry(value: &[u8]) -> Option<u64> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
