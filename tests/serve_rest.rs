@@ -328,3 +328,25 @@ async fn cors_allows_a_configured_origin() {
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn cors_preflight_is_answered_without_credentials() {
+    let server =
+        TestServer::start("[server]\ncors_origins = [\"*\"]\n\n[auth]\napi_keys = [\"K\"]").await;
+    let response = server
+        .client
+        .request(reqwest::Method::OPTIONS, server.url("/api/stream"))
+        .header("origin", "http://dash.local")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let allowed = response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+}

@@ -63,7 +63,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for task in tasks {
         let _ = task.await;
     }
-    server.stopped().await;
+    // A client that stopped reading can hold its connection open until
+    // `write_stall_timeout`; do not wait that long to exit.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), server.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 5 s; exiting anyway");
+    }
     Ok(())
 }
 
