@@ -176,3 +176,38 @@ async fn websocket_client_that_stops_reading_is_disconnected() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+#[tokio::test]
+async fn websocket_client_that_falls_behind_is_closed_with_try_again_later() {
+    let server = TestServer::start(
+        "[server]\nwrite_stall_timeout = \"10m\"\nlag_limit = 64\nreplay_buffer = 16",
+    )
+    .await;
+    let mut slow = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    // Far more than the loopback socket buffers hold, so the server's task
+    // is left more than `lag_limit` behind.
+    let pad = "x".repeat(16 * 1024);
+    let changes = 2000;
+    for i in 0..changes {
+        let attributes = serde_json::from_str(&format!(r#"{{"pad":"{pad}"}}"#)).unwrap();
+        server
+            .hub
+            .set_state("sensor.temp", &i.to_string(), attributes)
+            .unwrap();
+    }
+    let mut received = 0;
+    let frame = loop {
+        match next(&mut slow).await.expect("closed without a close frame") {
+            Message::Text(_) => received += 1,
+            Message::Close(frame) => break frame.expect("a close code"),
+            _ => {}
+        }
+    };
+    assert_eq!(frame.code, CloseCode::Again);
+    assert!(received < changes, "the slow client got everything");
+    assert_eq!(
+        server.metric("homebus_subscriber_drops_total{transport=\"websocket\"}"),
+        Some(1)
+    );
+}
