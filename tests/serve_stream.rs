@@ -301,3 +301,21 @@ async fn subscribe_events_resumes_from_last_event_id() {
         .await;
     assert_eq!(stream.event().await.unwrap().seq(), last);
 }
+
+#[tokio::test]
+async fn resume_from_an_id_this_hub_never_gave_sends_reset() {
+    let server = TestServer::start("").await;
+    server.set("TEMP", 1.0);
+    let mut stream = server
+        .sse_with(
+            server
+                .client
+                .get(server.url("/api/stream"))
+                .header("Last-Event-ID", "999999"),
+        )
+        .await;
+    let reset = stream.event().await.unwrap();
+    assert_eq!(reset.event.as_deref(), Some("reset"));
+    let live = server.set("TEMP", 2.0);
+    assert_eq!(stream.event().await.unwrap().seq(), live);
+}

@@ -218,11 +218,22 @@ pub fn sse_response<S: Shape>(
 ) -> Response {
     let bus = state.hub.bus();
     let mut prelude = sse_encode::retry(state.retry.as_millis() as u64).to_vec();
-    let subscription = match bus.subscribe(after) {
+    let last = bus.last_seq();
+    let subscribed = match after {
+        // An id this hub never gave (it restarted without its store, so
+        // numbering began again): resuming would skip every change until
+        // the numbers catch up, so the client must reload instead.
+        Some(after) if after > last => Err(format!(
+            "Last-Event-ID {after} is ahead of this hub's last change ({last}); it restarted \
+             without its history"
+        )),
+        _ => bus.subscribe(after).map_err(|error| error.to_string()),
+    };
+    let subscription = match subscribed {
         Ok(subscription) => subscription,
-        Err(error @ BusError::TooOld { .. }) => {
+        Err(reason) => {
             let notice = serde_json::json!({
-                "message": format!("{error}: reload /api/states, then follow this stream"),
+                "message": format!("{reason}: reload /api/states, then follow this stream"),
                 "reload": "/api/states",
             });
             sse_encode::push_event(&mut prelude, None, Some("reset"), &notice.to_string());
@@ -233,10 +244,6 @@ pub fn sse_response<S: Shape>(
                         .into_response();
                 }
             }
-        }
-        Err(error) => {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
-                .into_response();
         }
     };
     let body = SseBody::new(
