@@ -190,3 +190,13 @@ async fn allow_open_serves_a_non_loopback_address_without_auth() {
     let url = format!("http://127.0.0.1:{}/healthz", server.addr.port());
     assert_eq!(server.client.get(url).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn jwt_as_bearer_is_accepted() {
+    let server = TestServer::start(AUTH).await;
+    let request = server.client.get(server.url("/api/states")).header(
+        "Authorization",
+        format!("Bearer {}", token(Algorithm::HS256, "S", 600)),
+    );
+    assert_eq!(status(request).await.0, 200);
+}
