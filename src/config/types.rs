@@ -91,6 +91,9 @@ pub enum SourceType {
     File,
     /// MQTT topics.
     Mqtt,
+    /// A simulated house (`homebus run --demo`): switches, a dimmer and
+    /// sensors that change every second.
+    Demo,
 }
 
 impl SourceType {
@@ -102,6 +105,7 @@ impl SourceType {
             SourceType::Fetch => "fetch",
             SourceType::File => "file",
             SourceType::Mqtt => "mqtt",
+            SourceType::Demo => "demo",
         }
     }
 }
@@ -199,7 +203,9 @@ impl SourceConfig {
     pub fn format(&self) -> FormatKind {
         self.format.unwrap_or(match self.kind {
             SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt | SourceType::Demo => {
+                FormatKind::Raw
+            }
             SourceType::File => FormatKind::FileKv,
         })
     }

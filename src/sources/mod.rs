@@ -5,6 +5,7 @@
 //! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
 
 mod backoff;
+mod demo;
 mod sse;
 mod status;
 
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use demo::add_demo;
 pub use sse::{SseRequest, open_sse_stream};
 pub use status::{SourceState, SourceStatus, SourceStatusView};
 
@@ -57,6 +59,7 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
     tokio::spawn(async move {
         match ctx.config.kind {
             SourceType::Sse => sse::run(ctx).await,
+            SourceType::Demo => demo::run(ctx).await,
             other => {
                 let message = format!(
                     "source type `{}` is not available in this build of homebus",
