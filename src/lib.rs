@@ -18,6 +18,7 @@
 //!   subscribers read from.
 //! - [`hub`]: the wiring that runs sources, applies their events and publishes the
 //!   changes.
+//! - [`server`]: SSE, WebSocket and REST serving, with auth.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`).
 
 pub mod bus;
@@ -28,6 +29,7 @@ pub mod format;
 pub mod http_client;
 pub mod hub;
 pub mod interpret;
+pub mod server;
 pub mod sources;
 pub mod sse;
 pub mod time;

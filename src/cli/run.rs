@@ -23,9 +23,6 @@ pub struct RunArgs {
     pub demo: bool,
 }
 
-/// How far a live subscriber may fall behind before it is cut off.
-const LAG_LIMIT: usize = 4096;
-
 /// Loads the config, starts everything and runs until Ctrl-C or SIGTERM.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     super::init_logging();
@@ -53,11 +50,15 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(config.server.replay_buffer, LAG_LIMIT));
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
+        config.server.replay_buffer,
+        config.server.lag_limit,
+    ));
     let hub =
         Arc::new(Hub::new(&config, bus).context("the units in the config do not fit together")?);
     let shutdown = CancellationToken::new();
     let tasks = hub.start_sources(&config, &shutdown);
+    let server = crate::server::start(&config, hub.clone(), shutdown.clone()).await?;
     tracing::info!(
         sources = config.sources.len(),
         units = hub.states().len(),
@@ -69,6 +70,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for task in tasks {
         let _ = task.await;
     }
+    server.stopped().await;
     Ok(())
 }
 
