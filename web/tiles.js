@@ -9,7 +9,7 @@ import { iconFor } from './icons.js';
 /** Points kept per sparkline: about two minutes of a sensor reporting every second. */
 const SPARK_POINTS = 120;
 
-const DOMAIN_ORDER = ['light', 'switch', 'sensor'];
+const DOMAIN_ORDER = ['sensor', 'light', 'switch'];
 
 function kindOf(state) {
   const kind = state.attributes?.kind;
@@ -72,7 +72,7 @@ class Tile {
         { class: 'toggle', type: 'button', role: 'switch', 'aria-checked': 'false', onclick: () => this.#toggle() },
         h('span', { class: 'knob', 'aria-hidden': 'true' }),
       );
-      this.element.querySelector('.tile-head').append(this.toggleEl);
+      reading.append(this.toggleEl);
     }
     if (this.kind === 'dimmer') {
       this.sliderEl = h('input', {
@@ -150,6 +150,8 @@ class Tile {
   #showLevel(value, uom = this.state?.attributes?.unit_of_measurement ?? '') {
     this.valueEl.textContent = value === null ? '' : formatNumber(value);
     this.uomEl.textContent = value === null ? '' : uom || '%';
+    const max = Number(this.sliderEl.max) || 100;
+    this.sliderEl.style.setProperty('--level', `${Math.min(100, ((value ?? 0) / max) * 100)}%`);
   }
 
   #showSince() {

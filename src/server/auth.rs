@@ -27,7 +27,12 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Auth({} keys, jwt: {})", self.keys.len(), self.jwt.is_some())
+        write!(
+            f,
+            "Auth({} keys, jwt: {})",
+            self.keys.len(),
+            self.jwt.is_some()
+        )
     }
 }
 
@@ -40,7 +45,10 @@ impl Auth {
             let mut validation = Validation::new(Algorithm::HS256);
             validation.leeway = 5;
             validation.validate_aud = false;
-            (DecodingKey::from_secret(secret.expose().as_bytes()), validation)
+            (
+                DecodingKey::from_secret(secret.expose().as_bytes()),
+                validation,
+            )
         });
         Auth {
             keys: config
@@ -195,7 +203,10 @@ mod tests {
                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
             let mut out = String::new();
             for chunk in bytes.chunks(3) {
-                let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
                 for i in 0..=chunk.len() {
                     out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
                 }

@@ -20,7 +20,7 @@ struct Asset {
 }
 
 macro_rules! asset {
-    ($path:literal, $file:literal, $content_type:literal) => {
+    ($path:literal, $file:literal, $content_type:expr) => {
         Asset {
             path: $path,
             content_type: $content_type,
@@ -85,7 +85,9 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, dashboard_router::<()>()).await.unwrap();
+            axum::serve(listener, dashboard_router::<()>())
+                .await
+                .unwrap();
         });
         format!("http://{addr}")
     }
@@ -113,7 +115,10 @@ mod tests {
         let base = start().await;
         let response = get(&format!("{base}/")).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(header(&response, "content-type"), "text/html; charset=utf-8");
+        assert_eq!(
+            header(&response, "content-type"),
+            "text/html; charset=utf-8"
+        );
         assert_eq!(header(&response, "cache-control"), "no-cache");
         let body = response.text().await.unwrap();
         assert!(body.contains("<script type=\"module\" src=\"/app.js\">"));

@@ -70,22 +70,25 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "the request body is too large; send less, or raise server.max_body_size",
-                ),
-                status => ApiError::new(status, format!("cannot read the request body: {rejection}")),
-            })?;
+        let body =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is too large; send less, or raise server.max_body_size",
+                    ),
+                    status => {
+                        ApiError::new(status, format!("cannot read the request body: {rejection}"))
+                    }
+                })?;
         let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
             b"null"
         } else {
             &body
         };
-        serde_json::from_slice(text)
-            .map(ApiJson)
-            .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected here: {e}")))
+        serde_json::from_slice(text).map(ApiJson).map_err(|e| {
+            ApiError::bad_request(format!("the body is not the JSON expected here: {e}"))
+        })
     }
 }

@@ -68,7 +68,8 @@ impl<S: Shape> SseBody<S> {
         metrics: SubscriberGuard,
     ) -> Self {
         let keepalive = keepalive.max(Duration::from_millis(10));
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        let mut interval =
+            tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         SseBody {
             prelude: Some(prelude),
@@ -227,11 +228,15 @@ pub fn sse_response<S: Shape>(
             sse_encode::push_event(&mut prelude, None, Some("reset"), &notice.to_string());
             match bus.subscribe(None) {
                 Ok(subscription) => subscription,
-                Err(error) => return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+                Err(error) => {
+                    return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+                        .into_response();
+                }
             }
         }
         Err(error) => {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response();
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+                .into_response();
         }
     };
     let body = SseBody::new(

@@ -3,9 +3,9 @@
 //! a client that stopped reading cannot be told `event: error` (its socket
 //! is full), so this is where it is cut off, and its connection task ends.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;

@@ -18,6 +18,7 @@
 //! at `/`, `/api/history`).
 
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod fanout;
 pub mod listener;
@@ -64,7 +65,9 @@ pub enum ServerError {
         addr: SocketAddr,
     },
     /// A port could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}; free the port or choose another in [server]")]
+    #[error(
+        "cannot listen on {addr} ({what}): {source}; free the port or choose another in [server]"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -201,8 +204,18 @@ pub async fn start_with(
         .with_state(state);
     let stall = server.write_stall_timeout;
     let tasks = vec![
-        serve(GuardedListener::new(main, stall), app, shutdown.clone(), "HTTP"),
-        serve(GuardedListener::new(push, stall), push_app, shutdown, "WebSocket"),
+        serve(
+            GuardedListener::new(main, stall),
+            app,
+            shutdown.clone(),
+            "HTTP",
+        ),
+        serve(
+            GuardedListener::new(push, stall),
+            push_app,
+            shutdown,
+            "WebSocket",
+        ),
     ];
     tracing::info!(%addr, %websocket_addr, auth = config.auth.is_some(), "serving");
     Ok(Server {
@@ -252,6 +265,7 @@ pub fn router(state: AppState, server: &ServerConfig, extra: ExtraRoutes) -> Rou
         .route("/healthz", get(rest::healthz))
         .route("/api/{apikey}/config", get(rest::deconz_config))
         .with_state(state)
+        .merge(dashboard::dashboard_router())
         .merge(extra.public);
     let app = public
         .merge(protected)

@@ -97,7 +97,9 @@ pub async fn command(
     ApiJson(body): ApiJson<Option<CommandBody>>,
 ) -> Result<Json<EntityState>, ApiError> {
     let Some(body) = body else {
-        return Err(ApiError::bad_request(format!("send a JSON body: {COMMANDS}")));
+        return Err(ApiError::bad_request(format!(
+            "send a JSON body: {COMMANDS}"
+        )));
     };
     let command = match body.command.to_ascii_lowercase().as_str() {
         "on" => Command::On,
@@ -116,10 +118,7 @@ pub async fn command(
             )));
         }
     };
-    let published = state
-        .hub
-        .command(&address, &command)
-        .map_err(unit_error)?;
+    let published = state.hub.command(&address, &command).map_err(unit_error)?;
     if let Some(envelope) = published
         && let BusMessage::State(change) = &envelope.message
         && let Some(new) = &change.new
@@ -166,7 +165,8 @@ pub async fn deconz_config(State(state): State<AppState>, Path(key): Path<String
     if let Some(auth) = &state.auth
         && !auth.is_key(key.as_bytes())
     {
-        let body = json!([{"error": {"type": 1, "address": "/", "description": "unauthorized user"}}]);
+        let body =
+            json!([{"error": {"type": 1, "address": "/", "description": "unauthorized user"}}]);
         return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
     Json(json!({

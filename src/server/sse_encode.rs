@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn comment_starts_with_a_colon() {
-        assert_eq!(comment("keep-alive"), Bytes::from_static(b": keep-alive\n\n"));
+        assert_eq!(
+            comment("keep-alive"),
+            Bytes::from_static(b": keep-alive\n\n")
+        );
     }
 
     #[test]

@@ -127,6 +127,7 @@ describe('dashboard on a demo hub', () => {
     await page.locator('#search').fill('porch');
     assert.deepEqual(await visible(), ['switch.porch_light']);
     await page.locator('#search').fill('');
+    await page.locator('#search').blur();
     assert.equal((await visible()).length, await page.locator('.tile').count());
   });
 
@@ -181,6 +182,10 @@ describe('dashboard on a demo hub', () => {
     // The new hub starts its demo with the porch light off: the page shows
     // the hub as it is now, not as it was before the restart.
     await page.waitForFunction((sel) => document.querySelector(sel).dataset.state === 'off', tile('switch.porch_light'), WAIT);
+    // And it follows the new hub live.
+    const value = `${tile('sensor.temperature')} .value`;
+    const first = await page.locator(value).textContent();
+    await page.waitForFunction(([sel, old]) => document.querySelector(sel).textContent !== old, [value, first], WAIT);
     assert.deepEqual(page.errors, []);
   });
 });
