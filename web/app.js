@@ -10,7 +10,9 @@ import { TileBoard } from './tiles.js';
 const $ = (id) => document.getElementById(id);
 
 /** How far back the sparklines start. */
-const HISTORY_WINDOW_MS = 60 * 60 * 1000;
+const HISTORY_WINDOW_MS = 30 * 60 * 1000;
+/** The most history points asked for per sensor. */
+const HISTORY_LIMIT = 5000;
 const BOOT_RETRY_MAX_MS = 15000;
 
 const CONNECTION_LABELS = {
@@ -55,6 +57,7 @@ const stream = new LiveStream({
 function showConnection(status) {
   const element = $('connection');
   element.dataset.state = status;
+  document.body.dataset.connection = status;
   element.querySelector('.label').textContent = CONNECTION_LABELS[status] ?? status;
 }
 
@@ -151,7 +154,7 @@ async function loadHistory() {
   if (!historyAvailable) return;
   const since = new Date(Date.now() - HISTORY_WINDOW_MS).toISOString();
   for (const tile of board.sensors()) {
-    const query = `entity_id=${encodeURIComponent(tile.entityId)}&since=${encodeURIComponent(since)}`;
+    const query = `entity_id=${encodeURIComponent(tile.entityId)}&since=${encodeURIComponent(since)}&limit=${HISTORY_LIMIT}`;
     try {
       tile.addHistory(historyPoints(await api(`/api/history?${query}`)));
     } catch (error) {

@@ -19,10 +19,23 @@ export function parseTime(text) {
   return Number.isNaN(time) ? 0 : time;
 }
 
-/** A number as people read it: at most two decimals, no trailing zeros. */
-export function formatNumber(value) {
+/**
+ * A number as people read it, in their locale: at least `decimals`
+ * decimals (so a reading does not jump between `21` and `21.3`), at most
+ * two unless more are asked for.
+ */
+export function formatNumber(value, decimals = 0) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return String(value ?? '');
-  return value.toLocaleString(undefined, { maximumFractionDigits: 2 });
+  return value.toLocaleString(undefined, {
+    minimumFractionDigits: decimals,
+    maximumFractionDigits: Math.max(decimals, 2),
+  });
+}
+
+/** How many decimals a reading was written with (`"21.30"` → 2), at most 3. */
+export function decimalsOf(text) {
+  const match = /\.(\d+)$/.exec(String(text ?? ''));
+  return match ? Math.min(3, match[1].length) : 0;
 }
 
 /** Creates an element with attributes and children. */

@@ -81,7 +81,7 @@ export class SourcesPanel {
         'div',
         { class: 'source-stats' },
         h('span', {}, h('strong', {}, String(source.events_seen ?? 0)), ' events'),
-        h('span', {}, 'last ', last ? ago(last, now) : 'never'),
+        h('span', {}, last ? `last ${ago(last, now)}` : 'no events yet'),
       ),
     );
   }

@@ -3,11 +3,11 @@
 // sensors).
 
 import { api } from './api.js';
-import { ago, formatNumber, h, parseTime, svg } from './format.js';
+import { ago, decimalsOf, formatNumber, h, parseTime, svg } from './format.js';
 import { iconFor } from './icons.js';
 
-/** Points kept per sparkline: about two minutes of a sensor reporting every second. */
-const SPARK_POINTS = 120;
+/** Points kept per sparkline: three minutes of a sensor reporting every second. */
+const SPARK_POINTS = 180;
 
 const DOMAIN_ORDER = ['sensor', 'light', 'switch'];
 
@@ -35,6 +35,7 @@ class Tile {
     this.kind = kindOf(state);
     this.state = null;
     this.points = [];
+    this.decimals = 0;
     this.busy = false;
     this.dragging = false;
     this.#build(state);
@@ -122,7 +123,8 @@ class Tile {
     this.element.dataset.name = (attributes.friendly_name || '').toLowerCase();
 
     if (this.kind === 'sensor') {
-      this.valueEl.textContent = value === null ? state.state : formatNumber(value);
+      this.decimals = Math.max(this.decimals, decimalsOf(state.state));
+      this.valueEl.textContent = value === null ? state.state : formatNumber(value, this.decimals);
       this.uomEl.textContent = value === null ? '' : uom;
       this.stateEl.textContent = '';
       if (value !== null) this.#addPoint(parseTime(state.last_updated) || Date.now(), value);
@@ -210,7 +212,7 @@ class Tile {
     this.sparkLine.setAttribute('points', coords.join(' '));
     this.sparkArea.setAttribute('points', `0,32 ${coords.join(' ')} 100,32`);
     const uom = this.state?.attributes?.unit_of_measurement ?? '';
-    this.rangeEl.textContent = `${formatNumber(low)} – ${formatNumber(high)} ${uom}`.trim();
+    this.rangeEl.textContent = `${formatNumber(low, this.decimals)} – ${formatNumber(high, this.decimals)} ${uom}`.trim();
   }
 
   async #command(body) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { DEADLINE_MS, Hub, launchBrowser, openPage, screenshot } from './support.mjs';
+import { DEADLINE_MS, Hub, freePort, launchBrowser, openPage, screenshot } from './support.mjs';
 
 const WAIT = { timeout: DEADLINE_MS };
 
@@ -29,7 +29,10 @@ describe('dashboard on a demo hub', () => {
   let page;
 
   before(async () => {
-    hub = await new Hub().start();
+    // A second source that cannot connect: nothing listens on its port.
+    const nowhere = await freePort();
+    const extraConfig = `\n[[source]]\nname = "garage"\ntype = "sse"\nurl = "http://127.0.0.1:${nowhere}/events"\n`;
+    hub = await new Hub({ extraConfig }).start();
     browser = await launchBrowser();
     page = await openPage(browser, `${hub.base}/`);
     await waitConnection(page, 'live');
@@ -140,6 +143,24 @@ describe('dashboard on a demo hub', () => {
       null,
       WAIT,
     );
+  });
+
+  test('the sources panel shows a failing source reconnecting, with its error', async () => {
+    await page.waitForFunction(
+      () => {
+        const garage = document.querySelector('.source[data-source="garage"]');
+        return (
+          garage &&
+          /^reconnecting in \d+ s$/.test(garage.querySelector('.pill').textContent) &&
+          garage.querySelector('.source-error')?.textContent.length > 0
+        );
+      },
+      null,
+      WAIT,
+    );
+    const error = await page.locator('.source[data-source="garage"] .source-error').textContent();
+    const api = (await hub.api('/api/sources')).find((s) => s.name === 'garage');
+    assert.equal(error, api.last_error);
   });
 
   test('screenshots at desktop and phone width, light and dark', async () => {

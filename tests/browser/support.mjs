@@ -52,12 +52,14 @@ export async function until(what, check, timeout = DEADLINE_MS) {
 
 /**
  * A homebus hub run from the real binary with `--demo`, on `port` (a free
- * one by default). `apiKeys` turns `[auth]` on.
+ * one by default). `apiKeys` turns `[auth]` on; `extraConfig` is appended
+ * to the config file.
  */
 export class Hub {
-  constructor({ port, apiKeys } = {}) {
+  constructor({ port, apiKeys, extraConfig = '' } = {}) {
     this.port = port;
     this.apiKeys = apiKeys;
+    this.extraConfig = extraConfig;
     this.child = null;
     this.log = '';
   }
@@ -75,6 +77,7 @@ export class Hub {
     const config = join(this.dir, 'homebus.toml');
     let text = `[server]\nlisten = "127.0.0.1:${this.port}"\nwebsocket_port = 0\ndatabase = ":memory:"\n`;
     if (this.apiKeys) text += `\n[auth]\napi_keys = ${JSON.stringify(this.apiKeys)}\n`;
+    text += this.extraConfig;
     await writeFile(config, text);
     this.log = '';
     this.child = spawn(HOMEBUS, ['run', '--demo', '-c', config], {
