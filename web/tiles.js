@@ -104,6 +104,7 @@ class Tile {
       this.element.append(h('div', { class: 'spark-box' }, this.sparkEl), this.rangeEl);
     }
     this.element.append(h('footer', { class: 'tile-foot' }, this.sinceEl));
+    this.element.addEventListener('animationend', () => this.element.classList.remove('flash'));
   }
 
   /**
