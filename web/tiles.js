@@ -82,7 +82,7 @@ class Tile {
         min: '0',
         max: '100',
         step: '1',
-        'aria-label': 'Level',
+        'aria-label': `${attributes.friendly_name || this.entityId} level`,
         oninput: () => {
           this.dragging = true;
           this.#showLevel(Number(this.sliderEl.value));
