@@ -28,6 +28,10 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "cors_origins",
     "keepalive",
     "replay_buffer",
+    "lag_limit",
+    "sse_retry",
+    "write_stall_timeout",
+    "max_body_size",
 ];
 
 /// Keys of `[auth]`.
@@ -191,6 +195,18 @@ pub(super) fn server(
     }
     if let Some(n) = section.integer(report, "replay_buffer", 1..=i64::from(u32::MAX)) {
         server.replay_buffer = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = section.integer(report, "lag_limit", 1..=i64::from(u32::MAX)) {
+        server.lag_limit = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
+    }
+    if let Some(d) = section.duration(report, "sse_retry", true) {
+        server.sse_retry = d.into_inner();
+    }
+    if let Some(d) = section.duration(report, "write_stall_timeout", false) {
+        server.write_stall_timeout = d.into_inner();
+    }
+    if let Some(n) = section.integer(report, "max_body_size", 1..=i64::from(u32::MAX)) {
+        server.max_body_size = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
     }
     (server, listen_span)
 }

@@ -257,3 +257,113 @@ pub fn sse_response<S: Shape>(
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures_util::StreamExt;
+    use serde_json::json;
+
+    use super::*;
+    use crate::bus::{Bus, BusMessage, FiredEvent, InProcessBus};
+    use crate::server::metrics::Metrics;
+    use crate::server::shapes;
+
+    struct All;
+
+    impl Shape for All {
+        fn encode(&self, envelope: &Envelope) -> Option<Bytes> {
+            shapes::ha_stream(envelope)
+        }
+    }
+
+    fn fire(bus: &InProcessBus, seq: u64) -> Arc<Envelope> {
+        bus.publish(BusMessage::Event(FiredEvent {
+            seq,
+            event_type: "test".into(),
+            data: json!({}),
+            time: chrono::Utc::now(),
+        }))
+    }
+
+    fn body(bus: &InProcessBus, metrics: &Arc<Metrics>) -> SseBody<All> {
+        SseBody::new(
+            Bytes::from_static(b"retry: 1000\n\n"),
+            bus.subscribe(None).unwrap(),
+            All,
+            Duration::from_secs(3600),
+            CancellationToken::new(),
+            metrics.subscriber(Transport::HaStream),
+        )
+    }
+
+    #[tokio::test]
+    async fn ready_messages_are_coalesced_into_one_chunk() {
+        let bus = InProcessBus::new(16, 16);
+        let metrics = Arc::new(Metrics::default());
+        let mut body = body(&bus, &metrics);
+        assert_eq!(body.next().await.unwrap().unwrap(), &b"retry: 1000\n\n"[..]);
+        let blocks: Vec<Bytes> = (1..=3)
+            .map(|seq| shapes::ha_stream(&fire(&bus, seq)).unwrap())
+            .collect();
+        let chunk = body.next().await.unwrap().unwrap();
+        assert_eq!(chunk, blocks.concat());
+    }
+
+    #[tokio::test]
+    async fn a_lone_message_is_written_as_the_shared_bytes() {
+        let bus = InProcessBus::new(16, 16);
+        let metrics = Arc::new(Metrics::default());
+        let mut body = body(&bus, &metrics);
+        body.next().await.unwrap().unwrap();
+        let envelope = fire(&bus, 1);
+        let chunk = body.next().await.unwrap().unwrap();
+        assert_eq!(
+            chunk.as_ptr(),
+            shapes::ha_stream(&envelope).unwrap().as_ptr()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_gets_error_then_the_end() {
+        let bus = InProcessBus::new(0, 4);
+        let metrics = Arc::new(Metrics::default());
+        let mut body = body(&bus, &metrics);
+        body.next().await.unwrap().unwrap();
+        for seq in 1..=10 {
+            fire(&bus, seq);
+        }
+        let chunk = body.next().await.unwrap().unwrap();
+        let text = std::str::from_utf8(&chunk).unwrap();
+        assert!(text.starts_with("event: error\ndata: "), "{text}");
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_body() {
+        let bus = InProcessBus::new(16, 16);
+        let metrics = Arc::new(Metrics::default());
+        let token = CancellationToken::new();
+        let mut body = SseBody::new(
+            Bytes::new(),
+            bus.subscribe(None).unwrap(),
+            All,
+            Duration::from_secs(3600),
+            token.clone(),
+            metrics.subscriber(Transport::HaStream),
+        );
+        body.next().await.unwrap().unwrap();
+        token.cancel();
+        assert!(body.next().await.is_none());
+    }
+
+    #[test]
+    fn last_event_id_header_wins_over_the_query_parameter() {
+        let mut headers = HeaderMap::new();
+        headers.insert("last-event-id", "12".parse().unwrap());
+        assert_eq!(resume_point(&headers, Some("5")), Some(12));
+        assert_eq!(resume_point(&HeaderMap::new(), Some("5")), Some(5));
+        assert_eq!(resume_point(&HeaderMap::new(), Some("abc")), None);
+    }
+}

@@ -41,6 +41,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -94,6 +95,10 @@ pub struct Shared {
     pub retry: Duration,
     /// The WebSocket port actually bound (reported by the deCONZ config).
     pub websocket_port: u16,
+    /// Never sent on: dropped with the last handle on this state, which
+    /// tells [`Server::stopped`] that every WebSocket task has ended too
+    /// (upgraded connections outlive the HTTP server's own shutdown).
+    _alive: mpsc::Sender<()>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].
@@ -126,15 +131,18 @@ pub struct Server {
     /// The server's counters.
     pub metrics: Arc<Metrics>,
     tasks: Vec<JoinHandle<()>>,
+    /// Ends when every handle on the shared state is gone.
+    alive: mpsc::Receiver<()>,
 }
 
 impl Server {
     /// Waits until both ports have stopped (after the shutdown token is
-    /// cancelled and every stream has ended).
-    pub async fn stopped(self) {
+    /// cancelled) and every stream and WebSocket has ended.
+    pub async fn stopped(mut self) {
         for task in self.tasks {
             let _ = task.await;
         }
+        let _ = self.alive.recv().await;
     }
 }
 
@@ -188,6 +196,7 @@ pub async fn start_with(
         source,
     })?;
     let metrics = Arc::new(Metrics::default());
+    let (alive_sender, alive) = mpsc::channel(1);
     let state = AppState(Arc::new(Shared {
         hub,
         auth: config.auth.as_ref().map(Auth::new),
@@ -196,6 +205,7 @@ pub async fn start_with(
         keepalive: server.keepalive,
         retry: server.sse_retry,
         websocket_port: websocket_addr.port(),
+        _alive: alive_sender,
     }));
     let app = router(state.clone(), server, extra);
     let push_app = Router::new()
@@ -223,6 +233,7 @@ pub async fn start_with(
         websocket_addr,
         metrics,
         tasks,
+        alive,
     })
 }
 
