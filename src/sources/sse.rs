@@ -245,7 +245,7 @@ async fn connect_once(
         };
         if let Err(e) = parser.feed(&chunk, &mut items) {
             return Ended::Disconnected {
-                error: Some(format!("{e}; the stream was dropped")),
+                error: Some(e.to_string()),
                 worked,
             };
         }
