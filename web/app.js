@@ -2,7 +2,8 @@
 // sources, and asks for an API key when the hub wants one.
 
 import { api, apiKey, ApiError, AuthError, setApiKey } from './api.js';
-import { h, parseTime } from './format.js';
+import { h } from './format.js';
+import { historyPoints } from './history.js';
 import { SourcesPanel } from './sources.js';
 import { LiveStream } from './stream.js';
 import { TileBoard } from './tiles.js';
@@ -126,28 +127,6 @@ async function reloadStates({ quiet = false } = {}) {
     else if (!quiet) toast(`Could not reload the states: ${error.message}`);
     throw error;
   }
-}
-
-/** Turns a `/api/history` answer of any usual shape into `[time, value]` points. */
-function historyPoints(body) {
-  const rows = [];
-  const walk = (item) => {
-    if (Array.isArray(item)) item.forEach(walk);
-    else if (item && typeof item === 'object') {
-      if ('state' in item || 'value' in item) rows.push(item);
-      else Object.values(item).forEach(walk);
-    }
-  };
-  walk(body);
-  return rows
-    .map((row) => {
-      const time = parseTime(row.last_updated ?? row.last_changed ?? row.time ?? row.timestamp);
-      const raw = row.attributes?.value ?? row.value ?? row.state;
-      const value = typeof raw === 'number' ? raw : raw === '' || raw === null ? NaN : Number(raw);
-      return [time, value];
-    })
-    .filter(([time, value]) => time && Number.isFinite(value))
-    .sort((a, b) => a[0] - b[0]);
 }
 
 async function loadHistory() {

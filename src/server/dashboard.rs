@@ -39,6 +39,7 @@ const ASSETS: &[Asset] = &[
     asset!("/app.js", "app.js", JS),
     asset!("/api.js", "api.js", JS),
     asset!("/format.js", "format.js", JS),
+    asset!("/history.js", "history.js", JS),
     asset!("/icons.js", "icons.js", JS),
     asset!("/sources.js", "sources.js", JS),
     asset!("/stream.js", "stream.js", JS),
