@@ -77,7 +77,8 @@ pub enum SseItem {
 /// Turns the bytes of one SSE response, fed in chunks of any size, into [`SseItem`]s.
 ///
 /// Whole lines are parsed in place in the chunk; only an unfinished last line
-/// is copied, and buffers are reused, so parsing costs no allocation per line.
+/// is copied, into a buffer kept for the whole stream. Parsing allocates only
+/// the strings of the events it yields, never per line or per byte.
 #[derive(Debug)]
 pub struct SseParser {
     /// Cuts the byte stream into lines.
@@ -133,7 +134,8 @@ impl SseParser {
     }
 }
 
-/// The buffers of the WHATWG algorithm, reused from one block to the next.
+/// The buffers of the WHATWG algorithm, kept from one block to the next (the data
+/// buffer's allocation moves into the event that carries it).
 #[derive(Debug)]
 struct EventBlock {
     /// The `data` values seen in this block, each followed by LF; empty when there was none.
@@ -183,6 +185,11 @@ impl EventBlock {
                 if self.data.len() + text.len() + 1 > self.limit {
                     return Err(SseError::EventTooLarge { limit: self.limit });
                 }
+                if self.data.is_empty() {
+                    // Sized for this value and its LF, so the usual one-line event costs
+                    // exactly one allocation, which the event then takes over.
+                    self.data.reserve_exact(text.len() + 1);
+                }
                 self.data.push_str(&text);
                 self.data.push('\n');
             }
@@ -208,8 +215,11 @@ impl EventBlock {
         }
         if !self.data.is_empty() || !self.event_type.is_empty() {
             let data = (!self.data.is_empty()).then(|| {
+                // Moved, not copied: a 64 KiB value is not written twice.
+                let mut data = std::mem::take(&mut self.data);
                 // Every `data` field appended an LF; the standard drops the last one.
-                self.data[..self.data.len() - 1].to_owned()
+                data.pop();
+                data
             });
             let event_type = (!self.event_type.is_empty()).then(|| self.event_type.clone());
             out.push(SseItem::Event(SseEvent {
@@ -232,7 +242,7 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 /// A `retry` value counts only when it is all ASCII digits; one too large for a
-/// `u64` is ignored, as browsers do, rather than read as "never reconnect".
+/// `u64` is ignored rather than wrapped or clamped to "never reconnect".
 fn parse_retry(value: &[u8]) -> Option<u64> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
