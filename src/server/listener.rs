@@ -30,11 +30,10 @@ impl GuardedListener {
     }
 }
 
-impl axum::serve::Listener for GuardedListener {
-    type Io = GuardedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl GuardedListener {
+    /// The next connection; waits and retries when accepting fails (out of
+    /// file descriptors, most likely).
+    pub async fn accept(&mut self) -> (GuardedStream, SocketAddr) {
         loop {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
@@ -57,10 +56,6 @@ impl axum::serve::Listener for GuardedListener {
                 }
             }
         }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }
 

@@ -40,6 +40,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -131,7 +134,8 @@ pub struct Server {
     /// The server's counters.
     pub metrics: Arc<Metrics>,
     tasks: Vec<JoinHandle<()>>,
-    /// Ends when every handle on the shared state is gone.
+    /// Ends when every connection task and every handle on the shared
+    /// state is gone.
     alive: mpsc::Receiver<()>,
 }
 
@@ -205,7 +209,7 @@ pub async fn start_with(
         keepalive: server.keepalive,
         retry: server.sse_retry,
         websocket_port: websocket_addr.port(),
-        _alive: alive_sender,
+        _alive: alive_sender.clone(),
     }));
     let app = router(state.clone(), server, extra);
     let push_app = Router::new()
@@ -218,13 +222,13 @@ pub async fn start_with(
             GuardedListener::new(main, stall),
             app,
             shutdown.clone(),
-            "HTTP",
+            alive_sender.clone(),
         ),
         serve(
             GuardedListener::new(push, stall),
             push_app,
             shutdown,
-            "WebSocket",
+            alive_sender,
         ),
     ];
     tracing::info!(%addr, %websocket_addr, auth = config.auth.is_some(), "serving");
@@ -237,18 +241,43 @@ pub async fn start_with(
     })
 }
 
+/// Accepts connections until `shutdown`, each served by its own HTTP/1.1
+/// task (with upgrades, for WebSocket). Plain HTTP/1 rather than the
+/// auto-detecting HTTP/1+2 server keeps each idle connection's task small;
+/// every task holds `alive` until it ends.
 fn serve(
-    listener: GuardedListener,
+    mut listener: GuardedListener,
     app: Router,
     shutdown: CancellationToken,
-    what: &'static str,
+    alive: mpsc::Sender<()>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(e) = result {
-            tracing::error!("the {what} server stopped: {e}");
+        loop {
+            let (io, _) = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                accepted = listener.accept() => accepted,
+            };
+            let service = TowerToHyperService::new(app.clone());
+            let shutdown = shutdown.clone();
+            let alive = alive.clone();
+            tokio::spawn(async move {
+                let _alive = alive;
+                let mut builder = http1::Builder::new();
+                // A connection that sends no complete request head in 30 s is closed.
+                builder.timer(TokioTimer::new());
+                let connection = builder
+                    .serve_connection(TokioIo::new(io), service)
+                    .with_upgrades();
+                let mut connection = std::pin::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = shutdown.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+            });
         }
     })
 }

@@ -20,11 +20,18 @@ use crate::bus::Envelope;
 const MAX_INCOMING: usize = 64 * 1024;
 /// Most messages sent before one flush.
 const MAX_BATCH: usize = 256;
+/// Read buffer per connection: clients send only pings, and the protocol
+/// layer's 128 KiB default would dominate an idle connection's memory.
+const READ_BUFFER: usize = 4 * 1024;
+/// Bytes gathered before a write; a flush writes whatever is gathered.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// `GET /ws` (and any path on the WebSocket port): upgrades and pushes.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| push(state, socket))
 }
 

@@ -1,17 +1,18 @@
 //! A hub with its server on 127.0.0.1:0 (both ports), plus small clients:
-//! an SSE reader and URL helpers. Everything stops when it is dropped.
+//! an SSE reader (on homebus's own parser) and URL helpers. Everything stops
+//! when it is dropped.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::BytesMut;
 use futures_util::StreamExt;
 use homebus::bus::{Bus, InProcessBus};
 use homebus::config::Config;
 use homebus::hub::Hub;
 use homebus::server::Server;
+use homebus::sse::{SseItem, SseParser};
 use tokio_util::sync::CancellationToken;
 
 /// Units most tests use.
@@ -165,19 +166,18 @@ pub fn client() -> reqwest::Client {
     homebus::http_client::client_builder().build().unwrap()
 }
 
-/// One SSE block as received: its fields, unparsed beyond `name: value`.
+/// One item of an SSE stream as the tests look at it: an event, or a
+/// `retry:` setting.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Block {
-    /// `id:`, if present.
+    /// The last event ID in force, if one was ever set.
     pub id: Option<String>,
-    /// `event:`, if present.
+    /// `event:`, if the block set one.
     pub event: Option<String>,
     /// `data:` lines joined with `\n`, if any.
     pub data: Option<String>,
-    /// `retry:`, if present.
+    /// `retry:`, when this item is a reconnection time.
     pub retry: Option<u64>,
-    /// Comment lines (without the colon).
-    pub comments: Vec<String>,
 }
 
 impl Block {
@@ -192,10 +192,11 @@ impl Block {
     }
 }
 
-/// Reads an SSE response block by block (our server ends lines with `\n`).
+/// Reads an SSE response item by item with homebus's own parser.
 pub struct SseReader {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: BytesMut,
+    parser: SseParser,
+    items: VecDeque<SseItem>,
 }
 
 impl SseReader {
@@ -203,23 +204,19 @@ impl SseReader {
     pub fn new(response: reqwest::Response) -> Self {
         SseReader {
             body: Box::pin(response.bytes_stream()),
-            buffer: BytesMut::new(),
+            parser: SseParser::new(1024 * 1024),
+            items: VecDeque::new(),
         }
     }
 
-    /// The next block, `None` when the stream ends; panics after the deadline.
+    /// The next item, `None` when the stream ends; panics after the deadline.
     pub async fn block(&mut self) -> Option<Block> {
-        self.block_within(super::wait::DEADLINE).await
-    }
-
-    /// The next block within `deadline`, `None` when the stream ends.
-    pub async fn block_within(&mut self, deadline: Duration) -> Option<Block> {
-        tokio::time::timeout(deadline, self.next_block())
+        tokio::time::timeout(super::wait::DEADLINE, self.next_item())
             .await
-            .expect("no SSE block arrived before the deadline")
+            .expect("no SSE item arrived before the deadline")
     }
 
-    /// The next block that carries data (skipping `retry:` and comments).
+    /// The next event that carries data (skipping `retry:`).
     pub async fn event(&mut self) -> Option<Block> {
         loop {
             let block = self.block().await?;
@@ -229,43 +226,32 @@ impl SseReader {
         }
     }
 
-    async fn next_block(&mut self) -> Option<Block> {
+    async fn next_item(&mut self) -> Option<Block> {
         loop {
-            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-                let raw = self.buffer.split_to(end + 2);
-                return Some(parse_block(std::str::from_utf8(&raw[..end]).unwrap()));
+            if let Some(item) = self.items.pop_front() {
+                return Some(match item {
+                    SseItem::Retry(ms) => Block {
+                        retry: Some(ms),
+                        ..Block::default()
+                    },
+                    SseItem::Event(event) => Block {
+                        id: (!event.last_event_id.is_empty()).then_some(event.last_event_id),
+                        event: event.event_type,
+                        data: event.data,
+                        retry: None,
+                    },
+                });
             }
             match self.body.next().await {
-                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Ok(chunk)) => {
+                    let mut out = Vec::new();
+                    self.parser.feed(&chunk, &mut out).unwrap();
+                    self.items.extend(out);
+                }
                 Some(Err(_)) | None => return None,
             }
         }
     }
-}
-
-fn parse_block(text: &str) -> Block {
-    let mut block = Block::default();
-    for line in text.split('\n') {
-        if let Some(comment) = line.strip_prefix(':') {
-            block.comments.push(comment.trim_start().to_string());
-            continue;
-        }
-        let (name, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value).to_string();
-        match name {
-            "id" => block.id = Some(value),
-            "event" => block.event = Some(value),
-            "retry" => block.retry = value.parse().ok(),
-            "data" => {
-                block.data = Some(match block.data.take() {
-                    Some(data) => format!("{data}\n{value}"),
-                    None => value,
-                })
-            }
-            _ => {}
-        }
-    }
-    block
 }
 
 impl TestServer {
