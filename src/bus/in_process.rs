@@ -69,7 +69,16 @@ impl Bus for InProcessBus {
         let receiver = self.live.subscribe();
         let backlog: VecDeque<Arc<Envelope>> = match after {
             None => VecDeque::new(),
-            Some(after) if after >= held.last_seq => VecDeque::new(),
+            Some(after) if after == held.last_seq => VecDeque::new(),
+            // A seq this bus never gave: the client saw an earlier life of
+            // the hub whose history is gone (a restart without a store).
+            // Following on from it would skip every change up to `after`.
+            Some(after) if after > held.last_seq => {
+                return Err(BusError::TooOld {
+                    after,
+                    oldest: held.last_seq + 1,
+                });
+            }
             Some(after) => {
                 let oldest = held.messages.front().map_or(held.last_seq + 1, |e| e.seq());
                 // Nothing lost if the next seq after `after` is still held
@@ -181,6 +190,19 @@ mod tests {
             })
         ));
         assert!(bus.subscribe(Some(7)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn resuming_after_a_seq_the_bus_never_gave_is_too_old() {
+        let bus = InProcessBus::new(16, 16);
+        for seq in 1..=3 {
+            bus.publish(event(seq));
+        }
+        assert!(matches!(
+            bus.subscribe(Some(50)),
+            Err(BusError::TooOld { after: 50, .. })
+        ));
+        assert!(bus.subscribe(Some(3)).is_ok());
     }
 
     #[tokio::test]

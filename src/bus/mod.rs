@@ -27,7 +27,9 @@ pub enum BusError {
         /// How many changes it missed.
         missed: u64,
     },
-    /// Changes after `after` are no longer held; the client must reload all state.
+    /// Changes after `after` are no longer held, or `after` is a seq this
+    /// bus never gave (the hub restarted without its history); the client
+    /// must reload all state.
     #[error("changes after {after} are no longer held (oldest held is {oldest}); reload all state")]
     TooOld {
         /// The seq the client asked to resume after.

@@ -17,12 +17,19 @@ pub struct RunArgs {
     /// Config file; without one, built-in defaults are used.
     #[arg(short, long)]
     pub config: Option<PathBuf>,
+    /// Add a simulated house (switches, a dimmer, sensors changing every
+    /// second) so the dashboard is alive with no devices.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Loads the config, starts everything and runs until Ctrl-C or SIGTERM.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     super::init_logging();
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
+    if args.demo {
+        crate::sources::add_demo(&mut config);
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))?;
     Ok(ExitCode::SUCCESS)

@@ -635,6 +635,8 @@ fn source_url(
         SourceType::Websocket => &["ws", "wss"],
         SourceType::Mqtt => &["mqtt", "mqtts", "tcp", "ssl"],
         SourceType::File => &[],
+        // Only `--demo` adds a demo source; a config file cannot name it.
+        SourceType::Demo => &["demo"],
     };
     let with_schemes: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
     let with_schemes: Vec<&str> = with_schemes.iter().map(String::as_str).collect();

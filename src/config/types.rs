@@ -113,6 +113,9 @@ pub enum SourceType {
     File,
     /// MQTT topics.
     Mqtt,
+    /// A simulated house (`homebus run --demo`): switches, a dimmer and
+    /// sensors that change every second.
+    Demo,
 }
 
 impl SourceType {
@@ -121,7 +124,7 @@ impl SourceType {
         match self {
             // An MQTT topic is the event name, like an SSE `event:` field.
             SourceType::Sse | SourceType::Mqtt => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch => FormatKind::Raw,
+            SourceType::Websocket | SourceType::Fetch | SourceType::Demo => FormatKind::Raw,
             SourceType::File => FormatKind::FileKv,
         }
     }
@@ -134,6 +137,7 @@ impl SourceType {
             SourceType::Fetch => "fetch",
             SourceType::File => "file",
             SourceType::Mqtt => "mqtt",
+            SourceType::Demo => "demo",
         }
     }
 }

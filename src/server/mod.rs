@@ -18,6 +18,7 @@
 //! at `/`, `/api/history`).
 
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod fanout;
 pub mod listener;
@@ -304,6 +305,7 @@ pub fn router(state: AppState, server: &ServerConfig, extra: ExtraRoutes) -> Rou
         .route("/healthz", get(rest::healthz))
         .route("/api/{apikey}/config", get(rest::deconz_config))
         .with_state(state)
+        .merge(dashboard::dashboard_router())
         .merge(extra.public);
     let app = public
         .merge(protected)

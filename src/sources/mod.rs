@@ -5,6 +5,7 @@
 //! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
 
 mod backoff;
+mod demo;
 mod error_log;
 mod fetch;
 mod file;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use demo::add_demo;
 pub(crate) use error_log::ErrorLog;
 pub use sse::{SseRequest, open_sse_stream};
 pub use status::{SourceState, SourceStatus, SourceStatusView};
@@ -98,6 +100,7 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
             SourceType::Fetch => fetch::run(ctx).await,
             SourceType::File => file::run(ctx).await,
             SourceType::Mqtt => mqtt::run(ctx).await,
+            SourceType::Demo => demo::run(ctx).await,
         }
     })
 }
