@@ -101,15 +101,7 @@ fn attributes(body: &Map<String, Value>) -> Map<String, Value> {
 mod tests {
     use super::*;
 
-    fn data(decoded: &[Decoded]) -> (String, Value) {
-        match decoded {
-            [Decoded::Event { name, data }] => (
-                name.clone(),
-                serde_json::from_str(data.as_deref().unwrap()).unwrap(),
-            ),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::format::tests::single_json_event as data;
 
     #[test]
     fn changed_sensor_state_addresses_resource_and_id() {

@@ -50,15 +50,7 @@ pub(super) fn decode(name: &str, payload: &str) -> Result<Vec<Decoded>, Refusal>
 mod tests {
     use super::*;
 
-    fn data(decoded: &[Decoded]) -> (String, Value) {
-        match decoded {
-            [Decoded::Event { name, data }] => (
-                name.clone(),
-                serde_json::from_str(data.as_deref().unwrap()).unwrap(),
-            ),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::format::tests::single_json_event as data;
 
     #[test]
     fn sensor_state_sets_the_value_and_keeps_the_display_text() {

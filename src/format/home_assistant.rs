@@ -83,15 +83,7 @@ fn state_event(entity_id: String, state: &Map<String, Value>) -> Decoded {
 mod tests {
     use super::*;
 
-    fn data(decoded: &[Decoded]) -> (String, Value) {
-        match decoded {
-            [Decoded::Event { name, data }] => (
-                name.clone(),
-                serde_json::from_str(data.as_deref().unwrap()).unwrap(),
-            ),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::format::tests::single_json_event as data;
 
     const STREAM: &str = r#"{"event_type":"state_changed","data":{"entity_id":"sensor.outside","old_state":null,"new_state":{"entity_id":"sensor.outside","state":"12.5","attributes":{"unit_of_measurement":"°C","friendly_name":"Outside"},"last_changed":"2026-11-22T10:00:00+00:00"}},"origin":"LOCAL","time_fired":"2026-11-22T10:00:00+00:00"}"#;
 

@@ -181,6 +181,17 @@ pub(crate) mod tests {
     use super::*;
     use crate::config::SourceType;
 
+    /// Test helper: the one event a decode yielded, with its data parsed as JSON.
+    pub(crate) fn single_json_event(decoded: &[Decoded]) -> (String, serde_json::Value) {
+        match decoded {
+            [Decoded::Event { name, data }] => (
+                name.clone(),
+                serde_json::from_str(data.as_deref().expect("data")).expect("JSON data"),
+            ),
+            other => panic!("expected one event, got {other:?}"),
+        }
+    }
+
     /// A source config with this format, as the tests of each format use it.
     pub(crate) fn source(kind: SourceType, format: Option<FormatKind>) -> SourceConfig {
         let text = format!(
