@@ -16,6 +16,7 @@
 //!   applying a command yields a [`bus::StateChange`].
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
+//! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`hub`]: the wiring that runs sources, applies their events and publishes the
 //!   changes.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`).
@@ -30,5 +31,6 @@ pub mod hub;
 pub mod interpret;
 pub mod sources;
 pub mod sse;
+pub mod store;
 pub mod time;
 pub mod units;

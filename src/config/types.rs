@@ -49,6 +49,23 @@ pub struct ServerConfig {
     pub keepalive: Duration,
     /// How many recent changes are held in memory for clients that resume.
     pub replay_buffer: usize,
+    /// How hard the store pushes each commit to disk: `normal` survives a
+    /// crash of homebus (even `kill -9`), `full` also survives power loss.
+    pub synchronous: Synchronous,
+}
+
+/// `server.synchronous`: SQLite's `PRAGMA synchronous` in WAL mode; see
+/// `docs/durability.md` for what survives what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Commits reach the operating system before they are acknowledged;
+    /// they survive a process crash, not a power cut.
+    #[default]
+    Normal,
+    /// Commits are flushed to the disk (fsync) before they are acknowledged;
+    /// they survive a power cut too, at a cost in write speed.
+    Full,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +79,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             keepalive: Duration::from_secs(15),
             replay_buffer: 4096,
+            synchronous: Synchronous::Normal,
         }
     }
 }
