@@ -4,4 +4,5 @@
 
 pub mod hub;
 pub mod sse_server;
+pub mod store;
 pub mod wait;
