@@ -124,3 +124,40 @@ async fn html_page_fails_saying_it_is_not_an_event_stream() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("text/html"));
 }
+
+#[tokio::test]
+async fn https_stream_is_read_when_its_certificate_is_trusted() {
+    let certificates = support::tls::TestCertificates::new();
+    let server = ScriptedServer::start_tls(&certificates, |_| {
+        sse(Bytes::from_static(b"data: secure\n\n"))
+    })
+    .await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
+        .args(["tail", "--json", &server.base])
+        .env("SSL_CERT_FILE", &certificates.ca)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout(&output),
+        "{\"event\":\"message\",\"data\":\"secure\",\"id\":\"\"}\n"
+    );
+}
+
+#[tokio::test]
+async fn https_with_an_untrusted_certificate_fails_saying_so() {
+    let certificates = support::tls::TestCertificates::new();
+    let server = ScriptedServer::start_tls(&certificates, |_| {
+        sse(Bytes::from_static(b"data: secure\n\n"))
+    })
+    .await;
+    let output = tail(&[&server.base]).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+    assert!(stderr.contains("certificate"), "{stderr}");
+}

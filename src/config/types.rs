@@ -1,5 +1,9 @@
 //! The config as the rest of homebus sees it: validated, with `env:` values
 //! already read and durations already parsed.
+//!
+//! Files are read by `load.rs`, which checks every value with its position;
+//! the serde derives here remain for building a config from TOML in code,
+//! without those checks.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,7 +39,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// deCONZ-style WebSocket push port; 0 picks any free port.
     pub websocket_port: u16,
-    /// SQLite file; `":memory:"` keeps nothing across restarts.
+    /// SQLite file; `":memory:"` keeps nothing across restarts. A relative
+    /// path is taken from the config file's directory.
     pub database: String,
     /// How long the event history is kept.
     #[serde(with = "humantime_serde_compat")]
@@ -112,6 +117,15 @@ pub enum SourceType {
 }
 
 impl SourceType {
+    /// The format of a source of this type that sets none.
+    pub fn default_format(self) -> FormatKind {
+        match self {
+            SourceType::Sse => FormatKind::Xtension,
+            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            SourceType::File => FormatKind::FileKv,
+        }
+    }
+
     /// The name used in the config and in `/api/sources`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -166,7 +180,7 @@ pub struct SourceConfig {
     #[serde(rename = "type")]
     pub kind: SourceType,
     /// Where to connect (for `file`: `file:///abs/path`, an absolute path or
-    /// one relative to the config file).
+    /// one relative to the config file; once loaded it holds the absolute path).
     #[serde(alias = "path")]
     pub url: String,
     /// HTTP method (`GET`, or `POST` with `body`).
@@ -185,7 +199,8 @@ pub struct SourceConfig {
     /// Cap of the back-off between consecutive failed tries.
     #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
     pub max_backoff: Duration,
-    /// Poll interval for `fetch` and `file`.
+    /// Poll interval for `fetch` (default 5 s) and `file` (default 1 s); once
+    /// loaded it is always set for those two types.
     #[serde(default, with = "humantime_serde_compat::option")]
     pub interval: Option<Duration>,
     /// Request timeout for `fetch` (default: the interval).
@@ -215,11 +230,13 @@ pub struct SourceConfig {
 impl SourceConfig {
     /// The format in force: the configured one or the type's default.
     pub fn format(&self) -> FormatKind {
-        self.format.unwrap_or(match self.kind {
-            SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
-            SourceType::File => FormatKind::FileKv,
-        })
+        self.format.unwrap_or(self.kind.default_format())
+    }
+
+    /// For a `file` source, the file it reads (the loader stores it in `url`
+    /// as an absolute path).
+    pub fn file_path(&self) -> Option<&std::path::Path> {
+        (self.kind == SourceType::File).then(|| std::path::Path::new(&self.url))
     }
 
     /// Whether an event name passes the `events` whitelist (ASCII case ignored).
@@ -231,12 +248,18 @@ impl SourceConfig {
     }
 }
 
+/// Reconnect delay of a source that sets none, as the XTension plugin does.
+pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
+
+/// Back-off cap of a source that sets none.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 fn default_reconnect() -> Duration {
-    Duration::from_secs(1)
+    DEFAULT_RECONNECT
 }
 
 fn default_max_backoff() -> Duration {
-    Duration::from_secs(30)
+    DEFAULT_MAX_BACKOFF
 }
 
 /// 8 MiB: the default limit of one SSE line or event.

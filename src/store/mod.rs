@@ -344,3 +344,28 @@ impl ReadOnlyStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn synchronous_full_in_the_config_reaches_the_store_options() {
+        let config =
+            crate::config::parse_str("[server]\nsynchronous = \"full\"\n", Path::new("t.toml"))
+                .unwrap();
+        let options = StoreOptions::from_server(&config.server);
+        assert_eq!(options.synchronous, Synchronous::Full);
+    }
+
+    #[test]
+    fn an_unknown_synchronous_mode_is_refused_with_the_choices() {
+        let error =
+            crate::config::parse_str("[server]\nsynchronous = \"off\"\n", Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("`normal` or `full`"), "{error}");
+    }
+}

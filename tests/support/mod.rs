@@ -5,4 +5,5 @@
 pub mod hub;
 pub mod sse_server;
 pub mod store;
+pub mod tls;
 pub mod wait;

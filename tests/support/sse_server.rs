@@ -58,6 +58,40 @@ impl Drop for ScriptedServer {
 impl ScriptedServer {
     /// Starts a server that answers every request with `handler(request)`.
     pub async fn start(handler: impl Fn(&Recorded) -> Response + Send + Sync + 'static) -> Self {
+        let (app, requests) = Self::app(handler);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        ScriptedServer {
+            base,
+            requests,
+            task,
+        }
+    }
+
+    /// Like [`ScriptedServer::start`], over TLS with this certificate; `base`
+    /// is then `https://127.0.0.1:PORT`.
+    pub async fn start_tls(
+        tls: &super::tls::TestCertificates,
+        handler: impl Fn(&Recorded) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        let (app, requests) = Self::app(handler);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let acceptor = tls.acceptor();
+        let task = tokio::spawn(super::tls::serve_tls(listener, acceptor, app));
+        ScriptedServer {
+            base,
+            requests,
+            task,
+        }
+    }
+
+    fn app(
+        handler: impl Fn(&Recorded) -> Response + Send + Sync + 'static,
+    ) -> (Router, Arc<Mutex<Vec<Recorded>>>) {
         let handler: Arc<Handler> = Arc::new(handler);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let counter = Arc::new(AtomicUsize::new(0));
@@ -82,16 +116,7 @@ impl ScriptedServer {
                 handler(&request)
             }
         });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        ScriptedServer {
-            base,
-            requests,
-            task,
-        }
+        (app, requests)
     }
 
     /// How many requests arrived so far.

@@ -1,0 +1,114 @@
+//! `homebus check` run as a user would: the real binary on files on disk.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn check(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homebus"))
+        .arg("check")
+        .arg("-c")
+        .arg(path)
+        .output()
+        .expect("the homebus binary runs")
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn good_config_prints_ok_with_counts_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "homebus.toml",
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+
+[[source]]
+name = "camera"
+type = "sse"
+url = "https://cam.local/events"
+
+[[source]]
+name = "weather"
+type = "fetch"
+url = "http://127.0.0.1:8080/"
+events = ["temperature"]
+
+[[unit]]
+address = "MOTION"
+kind = "switch"
+"#,
+    );
+    let out = check(&path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: ok (2 sources, 1 units)\n", path.display())
+    );
+}
+
+#[test]
+fn config_with_three_mistakes_prints_all_three_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "bad.toml",
+        r#"[server]
+listen = "8080"
+
+[[source]]
+name = "weather"
+type = "fetch"
+url = "http://127.0.0.1:8080/"
+events = ["temperature"]
+intervall = "5s"
+
+[[unit]]
+address = "MOTION"
+kind = "swich"
+"#,
+    );
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let file = path.display().to_string();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:2:10: `listen`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{file}:9:1: unknown key `intervall`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{file}:13:8: `kind`")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_file_is_one_clear_error_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nowhere.toml");
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: cannot read the config file", path.display())),
+        "{stderr}"
+    );
+}
