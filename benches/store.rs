@@ -27,7 +27,11 @@ fn change(seq: u64) -> BusMessage {
     unit.number = Some(seq as f64 / 10.0);
     unit.value = homebus::units::UnitValue::Reading(format!("{}", seq as f64 / 10.0));
     let new = unit.entity_state();
-    let mut event = Event::new(Arc::from("bench"), &address, Some(format!("{}", seq as f64 / 10.0)));
+    let mut event = Event::new(
+        Arc::from("bench"),
+        &address,
+        Some(format!("{}", seq as f64 / 10.0)),
+    );
     event.seq = seq;
     event.id = Some(seq.to_string());
     BusMessage::State(Box::new(StateChange {
@@ -48,7 +52,8 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path().join("bench.db"), StoreOptions::default()).unwrap());
+    let store =
+        Arc::new(Store::open(dir.path().join("bench.db"), StoreOptions::default()).unwrap());
     let bus = PersistentBus::start(store, 4096, 1 << 20).unwrap();
     Fixture {
         _dir: dir,
@@ -69,26 +74,30 @@ fn throughput(c: &mut Criterion) {
     let f = fixture();
     let messages: Vec<BusMessage> = (1..=CHANGES).map(change).collect();
     for batch in [1u64, 10, 100] {
-        group.bench_with_input(BenchmarkId::new("bursts_committed_each", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let prepared: Vec<BusMessage> = messages
-                        .iter()
-                        .map(|m| renumber(m, f.seq.fetch_add(1, Ordering::Relaxed) + 1))
-                        .collect();
-                    let start = Instant::now();
-                    for burst in prepared.chunks(batch as usize) {
-                        for m in burst {
-                            f.bus.publish(m.clone());
+        group.bench_with_input(
+            BenchmarkId::new("bursts_committed_each", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let prepared: Vec<BusMessage> = messages
+                            .iter()
+                            .map(|m| renumber(m, f.seq.fetch_add(1, Ordering::Relaxed) + 1))
+                            .collect();
+                        let start = Instant::now();
+                        for burst in prepared.chunks(batch as usize) {
+                            for m in burst {
+                                f.bus.publish(m.clone());
+                            }
+                            assert!(f.bus.flush(Duration::from_secs(60)));
                         }
-                        assert!(f.bus.flush(Duration::from_secs(60)));
+                        total += start.elapsed();
                     }
-                    total += start.elapsed();
-                }
-                total
-            });
-        });
+                    total
+                });
+            },
+        );
     }
     group.bench_function("sustained_stream", |b| {
         b.iter_custom(|iters| {
@@ -143,7 +152,9 @@ fn latency_report() {
     for (name, bus) in [("off", off), ("on", on)] {
         let mut sub = bus.subscribe(None).unwrap();
         let receiver = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let mut arrivals = Vec::with_capacity(SAMPLES);
                 while arrivals.len() < SAMPLES {

@@ -141,11 +141,17 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     )
     .await;
     let values: Vec<u64> = all.iter().map(|(_, data)| data.parse().unwrap()).collect();
-    assert_eq!(values.len() as u64, TOTAL, "gap or duplicate in the event log");
+    assert_eq!(
+        values.len() as u64,
+        TOTAL,
+        "gap or duplicate in the event log"
+    );
     assert!(values.iter().copied().eq(0..TOTAL), "events out of order");
     let seqs: Vec<u64> = all.iter().map(|(seq, _)| *seq).collect();
     assert!(seqs.iter().copied().eq(1..=TOTAL), "seq did not continue");
-    let resumed = server.request(1).expect("the restarted hub connected again");
+    let resumed = server
+        .request(1)
+        .expect("the restarted hub connected again");
     assert_eq!(
         resumed.header("last-event-id"),
         Some(last_stored.to_string()),

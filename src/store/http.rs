@@ -36,6 +36,21 @@ pub fn history_router<S: Clone + Send + Sync + 'static>(store: Arc<Store>) -> Ro
         .with_state(store)
 }
 
+/// The history routes of a hub that keeps no database (`server.database =
+/// ":memory:"`): they answer 404 with a sentence that says why, instead of
+/// an empty history a client would take for "nothing happened".
+pub fn history_unavailable_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    async fn unavailable() -> Response {
+        error(
+            StatusCode::NOT_FOUND,
+            "this hub keeps no history: `server.database` is \":memory:\"; set it to a file to keep history",
+        )
+    }
+    Router::new()
+        .route("/api/history", get(unavailable))
+        .route("/api/history/period/{since}", get(unavailable))
+}
+
 async fn history(State(store): State<Arc<Store>>, RawQuery(query): RawQuery) -> Response {
     let pairs = parse_pairs(query.as_deref());
     answer(store, "/api/history", pairs, None).await

@@ -32,7 +32,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use bus::{PersistentBus, StoreMetrics};
-pub use http::history_router;
+pub use http::{history_router, history_unavailable_router};
 pub use query::{HistoryPage, HistoryQuery, StoreStats, StoredUnit, restore_units};
 
 use crate::config::{ServerConfig, Synchronous};

@@ -194,8 +194,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Envelope>]) -> rusqlite::Resu
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         // Only the last state of a unit in the batch needs writing.
-        let mut units: HashMap<String, (Option<&EntityState>, Option<&EntityState>)> =
-            HashMap::new();
+        let mut units: HashMap<String, Option<&EntityState>> = HashMap::new();
         let mut cursors: HashMap<&str, (&str, i64)> = HashMap::new();
         let mut insert = tx.prepare_cached(record::INSERT)?;
         for envelope in batch {
@@ -209,10 +208,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Envelope>]) -> rusqlite::Resu
                         .and_then(|s| s.attributes.get("address"))
                         .and_then(|a| a.as_str());
                     if let Some(address) = address {
-                        units.insert(
-                            address.to_ascii_lowercase(),
-                            (change.new.as_ref(), change.old.as_ref()),
-                        );
+                        units.insert(address.to_ascii_lowercase(), change.new.as_ref());
                     }
                     change.cause.as_ref()
                 }
@@ -234,7 +230,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Envelope>]) -> rusqlite::Resu
                  last_changed = excluded.last_changed, last_updated = excluded.last_updated",
         )?;
         let mut remove = tx.prepare_cached("DELETE FROM units WHERE address = ?1")?;
-        for (address, (new, _old)) in &units {
+        for (address, new) in &units {
             match new {
                 Some(state) => {
                     let attr = |key: &str| state.attributes.get(key);
