@@ -56,16 +56,23 @@ fn start_hub(dir: &Path, config: &Path, log: &str) -> Child {
         .unwrap()
 }
 
-/// `(seq, data)` of every stored event, in seq order, read in one snapshot.
-fn stored_events(db: &Path) -> Vec<(u64, String)> {
-    let conn = support::store::read_only(db);
+/// `(seq, data)` of every stored event, in seq order, read in one snapshot;
+/// `None` while the database is not set up yet.
+fn try_stored_events(db: &Path) -> Option<Vec<(u64, String)>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
     let mut stmt = conn
         .prepare("SELECT seq, data FROM events ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
+        .ok()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .ok()?;
+    rows.collect::<Result<_, _>>().ok()
+}
+
+fn stored_events(db: &Path) -> Vec<(u64, String)> {
+    try_stored_events(db).expect("the database is readable")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,13 +106,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     let acknowledged = support::wait::until(
         "the hub to persist 3000 events",
         support::wait::DEADLINE,
-        || {
-            if !db.exists() {
-                return None;
-            }
-            let events = stored_events(&db);
-            (events.len() >= 3000).then_some(events)
-        },
+        || try_stored_events(&db).filter(|events| events.len() >= 3000),
     )
     .await;
     hub.start_kill().unwrap();
