@@ -254,3 +254,17 @@ async fn resuming_from_a_pruned_seq_is_too_old() {
     ));
     assert!(second.bus.subscribe(Some(10)).is_ok());
 }
+
+#[tokio::test]
+async fn a_unit_whose_kind_changed_in_the_config_starts_unknown() {
+    let (_dir, db) = temp_db();
+    let first = StoredHub::open(&db, "[[unit]]\naddress = \"X\"\nkind = \"sensor\"\n");
+    first.event("X", Some("12"));
+    first.close();
+
+    let second = StoredHub::open(
+        &db,
+        "[[unit]]\naddress = \"X\"\nkind = \"switch\"\nentity_id = \"sensor.x\"\n",
+    );
+    assert_eq!(second.hub.state("sensor.x").unwrap().state, "unknown");
+}
