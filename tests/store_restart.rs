@@ -268,3 +268,26 @@ async fn a_unit_whose_kind_changed_in_the_config_starts_unknown() {
     );
     assert_eq!(second.hub.state("sensor.x").unwrap().state, "unknown");
 }
+
+#[tokio::test]
+async fn metrics_report_what_is_persisted() {
+    let (_dir, db) = temp_db();
+    let hub = StoredHub::open(&db, UNITS);
+    let last = (0..50)
+        .map(|n| hub.event("LAMP", Some(&n.to_string())).seq())
+        .last()
+        .unwrap();
+    hub.flush();
+    let metrics = hub.bus.metrics();
+    assert_eq!(metrics.accepted_seq, last);
+    assert_eq!(metrics.persisted_seq, last);
+    assert_eq!(metrics.changes_persisted, 50);
+    assert!(metrics.batches >= 1 && metrics.batches <= 50);
+    assert!(
+        metrics
+            .prometheus()
+            .contains(&format!("\nhomebus_store_persisted_seq {last}\n")),
+        "{}",
+        metrics.prometheus()
+    );
+}

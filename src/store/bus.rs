@@ -46,6 +46,69 @@ pub struct StoreMetrics {
     pub pruned_events: u64,
 }
 
+impl StoreMetrics {
+    /// The counters in Prometheus text format, for `/metrics`.
+    pub fn prometheus(&self) -> String {
+        let rows: [(&str, &str, &str, u64); 8] = [
+            (
+                "homebus_store_accepted_seq",
+                "gauge",
+                "Highest seq accepted by the hub.",
+                self.accepted_seq,
+            ),
+            (
+                "homebus_store_persisted_seq",
+                "gauge",
+                "Highest seq committed to the database.",
+                self.persisted_seq,
+            ),
+            (
+                "homebus_store_changes_persisted_total",
+                "counter",
+                "Changes committed to the database.",
+                self.changes_persisted,
+            ),
+            (
+                "homebus_store_transactions_total",
+                "counter",
+                "Write transactions committed.",
+                self.batches,
+            ),
+            (
+                "homebus_store_backpressure_waits_total",
+                "counter",
+                "Times a publish waited for the database writer (sources held back).",
+                self.backpressure_waits,
+            ),
+            (
+                "homebus_store_write_errors_total",
+                "counter",
+                "Failed write attempts (each retried).",
+                self.write_errors,
+            ),
+            (
+                "homebus_store_unpersisted_total",
+                "counter",
+                "Changes that could not be persisted.",
+                self.unpersisted,
+            ),
+            (
+                "homebus_store_pruned_events_total",
+                "counter",
+                "Old events deleted by retention.",
+                self.pruned_events,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
 /// A [`Bus`] whose changes are persisted before they are served, and whose
 /// subscribers can resume from any seq still in the store.
 pub struct PersistentBus {
