@@ -123,6 +123,8 @@ pub struct PersistentBus {
     /// When back-pressure was last logged, so the log is not flooded.
     last_warning: Mutex<Option<Instant>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Dropping the sender stops the checkpoint thread.
+    checkpointer: Option<(SyncSender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl PersistentBus {
@@ -136,6 +138,16 @@ impl PersistentBus {
         counters.persisted_seq.store(last_seq, Ordering::Relaxed);
         let (jobs, receiver) = mpsc::sync_channel(store.options().queue.max(1));
         let conn = store.connect_writer()?;
+        conn.pragma_update(None, "wal_autocheckpoint", writer::WAL_LIMIT_PAGES)
+            .map_err(|source| store.error("configure the writer", source))?;
+        let (stop_checkpoints, stop) = mpsc::sync_channel(0);
+        let checkpointer = writer::spawn_checkpointer(store.clone(), store.connect_writer()?, stop)
+            .map_err(|source| StoreError::Io {
+                path: store.path().to_path_buf(),
+                action: "start the checkpoint thread for",
+                hint: "the system is out of threads or memory",
+                source,
+            })?;
         let live = inner.clone();
         let writer = writer::spawn(
             store.clone(),
@@ -158,6 +170,7 @@ impl PersistentBus {
             counters,
             last_warning: Mutex::new(None),
             writer: Some(writer),
+            checkpointer: Some((stop_checkpoints, checkpointer)),
         })
     }
 
@@ -391,6 +404,10 @@ impl Drop for PersistentBus {
         drop(self.jobs.take());
         if let Some(writer) = self.writer.take() {
             let _ = block_in_place_if_possible(|| writer.join());
+        }
+        if let Some((stop, checkpointer)) = self.checkpointer.take() {
+            drop(stop);
+            let _ = block_in_place_if_possible(|| checkpointer.join());
         }
     }
 }

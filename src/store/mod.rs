@@ -302,7 +302,7 @@ impl Store {
         result
     }
 
-    fn error(&self, action: &'static str, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn error(&self, action: &'static str, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             action,

@@ -53,6 +53,38 @@ pub struct Counters {
 /// Where committed changes go (the in-memory bus).
 pub type Deliver = Box<dyn Fn(Arc<Envelope>) + Send>;
 
+/// Pages the WAL may grow to before the writer checkpoints it itself; the
+/// checkpointer thread normally keeps it far below (64 MiB at 4 KiB pages).
+pub const WAL_LIMIT_PAGES: u32 = 16_384;
+
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Starts the checkpointer thread: it copies committed pages from the WAL
+/// into the database file (a PASSIVE checkpoint, which never blocks the
+/// writer) every half second, until `stop` is dropped. Checkpoints are the
+/// only place where `synchronous = "normal"` syncs to disk, so doing them
+/// here keeps those pauses out of the writer's commits and thus off the
+/// serve path.
+pub fn spawn_checkpointer(
+    store: Arc<Store>,
+    conn: Connection,
+    stop: Receiver<()>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("homebus-checkpoint".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(
+                        database = %store.path().display(),
+                        "cannot checkpoint the write-ahead log: {e}; will try again"
+                    );
+                }
+            }
+        })
+}
+
 /// Starts the writer thread on `conn`. It ends when every sender of `jobs`
 /// is gone and the queue is drained.
 pub fn spawn(
