@@ -25,6 +25,9 @@ pub struct Event {
     pub id: Option<String>,
     /// When homebus received it.
     pub received_at: DateTime<Utc>,
+    /// The upstream system says the device is gone (deCONZ `deleted`): the
+    /// hub removes the unit at `name` if the source may create units.
+    pub remove: bool,
 }
 
 impl Event {
@@ -37,6 +40,7 @@ impl Event {
             data,
             id: None,
             received_at: Utc::now(),
+            remove: false,
         }
     }
 }

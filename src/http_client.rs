@@ -9,12 +9,18 @@ static PROVIDER: Once = Once::new();
 /// A client builder with TLS ready and a connect timeout; sources add what
 /// they need (cookies, timeouts) before `build()`.
 pub fn client_builder() -> reqwest::ClientBuilder {
-    PROVIDER.call_once(|| {
-        // Fails only if another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    ensure_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .tcp_keepalive(Duration::from_secs(30))
         .user_agent(concat!("homebus/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Installs `ring` as rustls's process-wide provider, once; every TLS
+/// client (reqwest, WebSocket, MQTT) calls this before building its config.
+pub fn ensure_crypto_provider() {
+    PROVIDER.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

@@ -121,6 +121,9 @@ impl Hub {
     /// publishes the result: a state change, or the event itself when it
     /// changed nothing.
     pub fn ingest(&self, mut event: Event) -> Arc<Envelope> {
+        if event.remove {
+            return self.remove_unit(event);
+        }
         let command = interpret(event.data.as_deref());
         if event.data.as_deref().is_none_or(|d| d.trim().is_empty()) {
             tracing::info!(source = %event.source, event = %event.name, "event with no data: On");
@@ -165,6 +168,41 @@ impl Hub {
                 BusMessage::Received(event)
             }
             Applied::Unchanged => BusMessage::Received(event),
+        };
+        self.bus.publish(message)
+    }
+
+    /// A source says a device is gone: its unit is removed (published as a
+    /// change with no new state) when the source may create units; otherwise
+    /// the event is only logged, so configured units never vanish.
+    fn remove_unit(&self, mut event: Event) -> Arc<Envelope> {
+        let create = self
+            .create_units
+            .get(&*event.source)
+            .copied()
+            .unwrap_or(false);
+        let mut core = self.core.lock().expect("hub lock");
+        event.seq = core.next_seq;
+        core.next_seq += 1;
+        let removed = if create {
+            core.registry.remove(&event.name)
+        } else {
+            tracing::info!(source = %event.source, event = %event.name, "device removed upstream; the unit is kept (the source has no `create_units`)");
+            None
+        };
+        let message = match removed {
+            Some(old) => {
+                tracing::info!(seq = event.seq, entity_id = %old.entity_id, "removed (the device is gone upstream)");
+                BusMessage::State(Box::new(StateChange {
+                    seq: event.seq,
+                    entity_id: old.entity_id.clone(),
+                    old: Some(old),
+                    new: None,
+                    time: event.received_at,
+                    cause: Some(event),
+                }))
+            }
+            None => BusMessage::Received(event),
         };
         self.bus.publish(message)
     }

@@ -5,8 +5,9 @@
 //!
 //! - [`config`]: the `homebus.toml` file, parsed and validated with the
 //!   position of every mistake.
-//! - [`sources`]: tasks that connect to devices and servers (SSE today) and
-//!   move their bytes into the hub, each keeping a [`sources::SourceStatus`].
+//! - [`sources`]: tasks that connect to devices and servers (SSE, WebSocket,
+//!   HTTP polling, files, MQTT) and move their bytes into the hub, each
+//!   keeping a [`sources::SourceStatus`].
 //! - [`sse`]: our WHATWG-conformant, incremental Server-Sent Events parser.
 //! - [`format`]: pure functions that turn a source's payload into [`event::Event`]s.
 //! - [`event`]: the `Event` that every source produces.

@@ -289,7 +289,8 @@ async fn endless_line_is_refused_at_the_limit_without_reading_it_all() {
         ),
         &healthy,
     ));
-    hub.source_error("flood", "longer than 1048576").await;
+    hub.source_error("flood", "longer than the 1048576-byte limit")
+        .await;
     let total = sent.load(Ordering::SeqCst);
     assert!(
         total < 32 * 1024 * 1024,

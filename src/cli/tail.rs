@@ -96,7 +96,7 @@ async fn print_stream(args: &TailArgs, request: &SseRequest) -> anyhow::Result<(
     {
         parser
             .feed(&chunk, &mut items)
-            .with_context(|| format!("{}: stream dropped", request.url))?;
+            .with_context(|| request.url.clone())?;
         let mut out = stdout.lock();
         for item in items.drain(..) {
             print_item(&mut out, &item, args.json)?;

@@ -454,7 +454,10 @@ const TYPE_ONLY_KEYS: &[(&str, &[SourceType])] = &[
         "headers",
         &[SourceType::Sse, SourceType::Fetch, SourceType::Websocket],
     ),
-    ("interval", &[SourceType::Fetch, SourceType::File]),
+    (
+        "interval",
+        &[SourceType::Fetch, SourceType::File, SourceType::Websocket],
+    ),
     ("topics", &[SourceType::Mqtt]),
     ("username", &[SourceType::Mqtt]),
     ("password", &[SourceType::Mqtt]),

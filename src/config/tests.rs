@@ -419,13 +419,15 @@ fn fetch_and_file_get_a_default_interval() {
 }
 
 #[test]
-fn interval_on_a_streaming_source_is_refused() {
+fn interval_on_an_sse_source_is_refused() {
     let error = only_error(
         "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://h/\"\ninterval = \"5s\"\n",
     );
     assert_eq!(at(&error), (5, 1));
     assert!(
-        error.message.contains("only applies to `fetch` or `file`"),
+        error
+            .message
+            .contains("only applies to `fetch`, `file` or `websocket`"),
         "{error}"
     );
 }

@@ -120,8 +120,9 @@ impl SourceType {
     /// The format of a source of this type that sets none.
     pub fn default_format(self) -> FormatKind {
         match self {
-            SourceType::Sse => FormatKind::Xtension,
-            SourceType::Websocket | SourceType::Fetch | SourceType::Mqtt => FormatKind::Raw,
+            // An MQTT topic is the event name, like an SSE `event:` field.
+            SourceType::Sse | SourceType::Mqtt => FormatKind::Xtension,
+            SourceType::Websocket | SourceType::Fetch => FormatKind::Raw,
             SourceType::File => FormatKind::FileKv,
         }
     }
@@ -200,13 +201,16 @@ pub struct SourceConfig {
     #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
     pub max_backoff: Duration,
     /// Poll interval for `fetch` (default 5 s) and `file` (default 1 s); once
-    /// loaded it is always set for those two types.
+    /// loaded it is always set for those two types. For `websocket`: how long
+    /// the server may stay silent before homebus pings it (default 30 s); no
+    /// answer within as long again drops the connection.
     #[serde(default, with = "humantime_serde_compat::option")]
     pub interval: Option<Duration>,
-    /// Request timeout for `fetch` (default: the interval).
+    /// Request timeout for `fetch` (default: the interval); connection
+    /// timeout for `websocket` (default 10 s).
     #[serde(default, with = "humantime_serde_compat::option")]
     pub timeout: Option<Duration>,
-    /// `"include"` keeps cookies between polls.
+    /// `"include"` keeps cookies between `fetch` polls (a cookie jar).
     pub credentials: Option<String>,
     /// Payload format; the default depends on the type.
     pub format: Option<FormatKind>,
@@ -222,7 +226,9 @@ pub struct SourceConfig {
     pub username: Option<String>,
     /// MQTT password; may be `"env:NAME"`.
     pub password: Option<Secret>,
-    /// Largest line or event accepted from this source, in bytes.
+    /// Largest line or event accepted from this source, in bytes: an SSE
+    /// line or event, a WebSocket frame or message, a fetched body, a file,
+    /// an MQTT packet.
     #[serde(default = "default_max_event_size")]
     pub max_event_size: usize,
 }

@@ -1,9 +1,25 @@
-//! Formats: pure functions from a source's payload to `(event name, data)`
-//! pairs, shared by every transport.
+//! Formats: pure functions from a source's payload to events, shared by
+//! every transport.
 //!
 //! A format may rewrite a payload into a JSON object the interpreter reads
 //! (`on`, `state`, `value` members), so device-specific knowledge stays here
 //! and out of the socket loops and the unit rules.
+//!
+//! | format | payload | events |
+//! | --- | --- | --- |
+//! | `xtension` | SSE event name + data, MQTT topic + payload | as given |
+//! | `raw` | anything | the source's single `events` name, the payload as data |
+//! | `file-kv` | `event="t";data=21` pairs | one per `event` |
+//! | `json` | a JSON value (`json_pointer` picks one) | the source's event name |
+//! | `deconz` | deCONZ WebSocket messages | `sensors/12`, … |
+//! | `home-assistant` | `state_changed` events | the entity id |
+//! | `esphome` | ESPHome `/events` `state` events | the component id |
+
+mod deconz;
+mod esphome;
+mod file_kv;
+mod home_assistant;
+mod json;
 
 use crate::config::{FormatKind, SourceConfig};
 
@@ -34,30 +50,110 @@ pub enum FormatError {
     },
 }
 
-/// One decoded event: its name and its data (`None` = no data).
-pub type Decoded = (String, Option<String>);
+/// What a payload asks of the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// An event: its name and its data (`None` = no data).
+    Event {
+        /// Event name, matched against unit addresses.
+        name: String,
+        /// The data, read by the XTension rules.
+        data: Option<String>,
+    },
+    /// The upstream system says this device is gone (deCONZ `deleted`, a
+    /// Home Assistant entity removed): its unit is removed when the source
+    /// may create units.
+    Remove {
+        /// The unit's address.
+        address: String,
+    },
+}
+
+impl Decoded {
+    /// An event with this name and data.
+    pub fn event(name: impl Into<String>, data: Option<String>) -> Self {
+        Decoded::Event {
+            name: name.into(),
+            data,
+        }
+    }
+}
+
+/// Why a format refused a payload, before the source's name and the excerpt
+/// are attached.
+pub(crate) type Refusal = String;
 
 /// Turns one payload into events. `name` is the transport's event name
-/// (the SSE `event:` field, an MQTT topic); `data` is the payload.
+/// (the SSE `event:` field, an MQTT topic, [`UNNAMED`] for WebSocket,
+/// fetch and file); `data` is the payload. A payload that yields nothing to apply
+/// (a keep-alive, an event type the format ignores) gives an empty list.
 pub fn decode(
     config: &SourceConfig,
     name: &str,
     data: Option<&str>,
 ) -> Result<Vec<Decoded>, FormatError> {
-    match config.format() {
-        FormatKind::Xtension => Ok(vec![(name.to_string(), data.map(str::to_string))]),
-        FormatKind::Raw => {
-            let name = config
-                .events
-                .as_ref()
-                .and_then(|events| events.first())
-                .map_or(name, String::as_str);
-            Ok(vec![(name.to_string(), data.map(str::to_string))])
-        }
-        other => Err(FormatError::Unavailable {
-            source_name: config.name.clone(),
-            format: format!("{other:?}"),
-        }),
+    let kind = config.format();
+    let payload = data.unwrap_or("");
+    let result = match kind {
+        FormatKind::Xtension => Ok(vec![Decoded::event(name, data.map(str::to_string))]),
+        FormatKind::Raw => Ok(vec![Decoded::event(
+            single_name(config, name),
+            data.map(str::to_string),
+        )]),
+        FormatKind::FileKv => file_kv::decode(payload),
+        FormatKind::Json => json::decode(
+            json_name(config, name),
+            payload,
+            config.json_pointer.as_deref(),
+        ),
+        FormatKind::Deconz => deconz::decode(payload),
+        FormatKind::HomeAssistant => home_assistant::decode(payload),
+        FormatKind::Esphome => esphome::decode(name, payload),
+    };
+    result.map_err(|reason| FormatError::Unreadable {
+        source_name: config.name.clone(),
+        format: format_name(kind),
+        reason,
+        excerpt: excerpt(payload),
+    })
+}
+
+/// The event name of a payload whose transport has no names of its own
+/// (a WebSocket message, a fetched body, a file; an SSE event without
+/// `event:`), as the SSE standard calls such events.
+pub const UNNAMED: &str = "message";
+
+/// The name `raw` gives its events: the source's one `events` entry (the
+/// dashboard convention; the config check requires exactly one), else the
+/// transport's name.
+fn single_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
+    match config.events.as_deref() {
+        Some([only]) => only,
+        _ => name,
+    }
+}
+
+/// The name `json` gives its events: like `raw` for a payload without a
+/// name, but an MQTT topic or SSE event name stays, so several topics can
+/// carry JSON to several units.
+fn json_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
+    if name == UNNAMED {
+        single_name(config, name)
+    } else {
+        name
+    }
+}
+
+/// The format's name as written in the config.
+pub fn format_name(kind: FormatKind) -> &'static str {
+    match kind {
+        FormatKind::Xtension => "xtension",
+        FormatKind::Raw => "raw",
+        FormatKind::FileKv => "file-kv",
+        FormatKind::Json => "json",
+        FormatKind::Deconz => "deconz",
+        FormatKind::HomeAssistant => "home-assistant",
+        FormatKind::Esphome => "esphome",
     }
 }
 
@@ -68,4 +164,108 @@ pub fn excerpt(payload: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// A JSON value as event data: strings without their quotes, numbers and
+/// booleans as written, objects and arrays as JSON text; `null` is no data.
+pub(crate) fn json_as_data(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::SourceType;
+
+    /// A source config with this format, as the tests of each format use it.
+    pub(crate) fn source(kind: SourceType, format: Option<FormatKind>) -> SourceConfig {
+        let text = format!(
+            "name = \"test\"\ntype = \"{}\"\nurl = \"x\"\n",
+            kind.as_str()
+        );
+        let mut config: SourceConfig = toml::from_str(&text).expect("test config");
+        config.format = format;
+        config
+    }
+
+    #[test]
+    fn raw_gives_the_payload_to_the_single_event_name() {
+        let mut config = source(SourceType::Websocket, None);
+        config.events = Some(vec!["temperature".into()]);
+        assert_eq!(
+            decode(&config, "message", Some("42")).unwrap(),
+            vec![Decoded::event("temperature", Some("42".into()))]
+        );
+    }
+
+    #[test]
+    fn raw_without_events_keeps_the_transport_name() {
+        let config = source(SourceType::Fetch, None);
+        assert_eq!(
+            decode(&config, "message", Some("x")).unwrap(),
+            vec![Decoded::event("message", Some("x".into()))]
+        );
+    }
+
+    #[test]
+    fn json_keeps_an_mqtt_topic_as_the_name() {
+        let mut config = source(SourceType::Mqtt, Some(FormatKind::Json));
+        config.events = Some(vec!["home/a".into(), "home/b".into()]);
+        assert_eq!(
+            decode(&config, "home/b", Some(r#"{"t":1}"#)).unwrap(),
+            vec![Decoded::event("home/b", Some(r#"{"t":1}"#.into()))]
+        );
+    }
+
+    #[test]
+    fn json_without_a_transport_name_uses_the_single_event_name() {
+        let mut config = source(SourceType::Fetch, Some(FormatKind::Json));
+        config.events = Some(vec!["weather".into()]);
+        assert_eq!(
+            decode(&config, UNNAMED, Some("21")).unwrap(),
+            vec![Decoded::event("weather", Some("21".into()))]
+        );
+    }
+
+    #[test]
+    fn xtension_keeps_name_and_data() {
+        let config = source(SourceType::Sse, None);
+        assert_eq!(
+            decode(&config, "Motion", None).unwrap(),
+            vec![Decoded::event("Motion", None)]
+        );
+    }
+
+    #[test]
+    fn mqtt_defaults_to_topic_as_the_event_name() {
+        let config = source(SourceType::Mqtt, None);
+        assert_eq!(
+            decode(&config, "home/temp", Some("21")).unwrap(),
+            vec![Decoded::event("home/temp", Some("21".into()))]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_payload_names_the_source_and_shows_an_excerpt() {
+        let config = source(SourceType::Websocket, Some(FormatKind::Deconz));
+        let long = format!("not json {}", "x".repeat(200));
+        let error = decode(&config, "message", Some(&long)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("source `test`"), "{text}");
+        assert!(text.contains("deconz"), "{text}");
+        assert!(text.contains("not json xxx"), "{text}");
+        assert!(text.len() < 300, "{text}");
+    }
+
+    #[test]
+    fn excerpt_cuts_long_payloads_on_a_character_boundary() {
+        let text = "é".repeat(100);
+        let cut = excerpt(&text);
+        assert_eq!(cut.chars().count(), 61);
+        assert!(cut.ends_with('…'));
+    }
 }

@@ -5,8 +5,13 @@
 //! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
 
 mod backoff;
+mod error_log;
+mod fetch;
+mod file;
+mod mqtt;
 mod sse;
 mod status;
+mod websocket;
 
 use std::sync::Arc;
 
@@ -15,11 +20,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub(crate) use error_log::ErrorLog;
 pub use sse::{SseRequest, open_sse_stream};
 pub use status::{SourceState, SourceStatus, SourceStatusView};
 
 use crate::config::{SourceConfig, SourceType};
 use crate::event::Event;
+use crate::format::{self, Decoded};
 
 /// What a running source needs from the hub.
 #[derive(Clone)]
@@ -50,6 +57,36 @@ impl SourceContext {
         self.status.event_seen(event.received_at);
         self.events.send(event).await.is_ok()
     }
+
+    /// Runs one payload through the source's format and emits what it
+    /// yields; `name` is the transport's event name, `id` the upstream
+    /// event ID. A payload the format cannot read is logged (with the
+    /// source's name and an excerpt) and skipped, so the stream goes on.
+    /// Returns `false` when the hub is gone.
+    pub async fn deliver(&self, name: &str, data: Option<&str>, id: Option<&str>) -> bool {
+        let decoded = match format::decode(&self.config, name, data) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::warn!(source = %self.name, "{e}");
+                return true;
+            }
+        };
+        for item in decoded {
+            let mut event = match item {
+                Decoded::Event { name, data } => Event::new(self.name.clone(), name, data),
+                Decoded::Remove { address } => {
+                    let mut event = Event::new(self.name.clone(), address, None);
+                    event.remove = true;
+                    event
+                }
+            };
+            event.id = id.map(str::to_string);
+            if !self.emit(event).await {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Starts a source as its own task.
@@ -57,14 +94,10 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
     tokio::spawn(async move {
         match ctx.config.kind {
             SourceType::Sse => sse::run(ctx).await,
-            other => {
-                let message = format!(
-                    "source type `{}` is not available in this build of homebus",
-                    other.as_str()
-                );
-                tracing::error!(source = %ctx.name, url = %ctx.config.url, "{message}");
-                ctx.status.failed(message);
-            }
+            SourceType::Websocket => websocket::run(ctx).await,
+            SourceType::Fetch => fetch::run(ctx).await,
+            SourceType::File => file::run(ctx).await,
+            SourceType::Mqtt => mqtt::run(ctx).await,
         }
     })
 }

@@ -7,8 +7,6 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderVal
 
 use super::{Backoff, SourceContext};
 use crate::config::{Method, SourceConfig};
-use crate::event::Event;
-use crate::format;
 use crate::sse::{SseItem, SseParser};
 
 /// One SSE request: what `homebus tail` and the SSE source send.
@@ -245,7 +243,7 @@ async fn connect_once(
         };
         if let Err(e) = parser.feed(&chunk, &mut items) {
             return Ended::Disconnected {
-                error: Some(format!("{e}; the stream was dropped")),
+                error: Some(e.to_string()),
                 worked,
             };
         }
@@ -260,20 +258,11 @@ async fn connect_once(
                     let id = (!sse_event.last_event_id.is_empty())
                         .then(|| sse_event.last_event_id.clone());
                     let name = sse_event.event_type.as_deref().unwrap_or("message");
-                    let decoded = match format::decode(&ctx.config, name, sse_event.data.as_deref())
+                    if !ctx
+                        .deliver(name, sse_event.data.as_deref(), id.as_deref())
+                        .await
                     {
-                        Ok(decoded) => decoded,
-                        Err(e) => {
-                            tracing::warn!(source = %ctx.name, "{e}");
-                            continue;
-                        }
-                    };
-                    for (name, data) in decoded {
-                        let mut event = Event::new(ctx.name.clone(), name, data);
-                        event.id = id.clone();
-                        if !ctx.emit(event).await {
-                            return Ended::Shutdown;
-                        }
+                        return Ended::Shutdown;
                     }
                 }
             }

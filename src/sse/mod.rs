@@ -1,5 +1,6 @@
 //! Server-Sent Events: our own WHATWG-conformant incremental parser.
 
+mod line;
 mod parser;
 
 pub use parser::{SseError, SseEvent, SseItem, SseParser};

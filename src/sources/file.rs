@@ -1,0 +1,234 @@
+//! The file source: reads a local file every `interval` and at once when it
+//! changes (inotify through the `notify` crate), and hands its content to
+//! the source's format (`file-kv` by default).
+//!
+//! Writers usually truncate the file and write it again, so a read may see
+//! it empty or half-written. A read is applied only when no change was
+//! signalled during it or shortly after, and a second read agrees (same
+//! content, same modification time); `file-kv` also refuses a half-written
+//! pair whole. So a value is never half-applied. Content equal to what was last applied is not sent
+//! again: a file that sits unchanged does not flood the event log. A
+//! missing or unreadable file is a status error, tried again every
+//! interval and on every change in its directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::event::{MetadataKind, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::{ErrorLog, SourceContext};
+
+/// How long a read must stay unchallenged (no change signalled, a second
+/// read the same) before its content is applied.
+const SETTLE: Duration = Duration::from_millis(10);
+
+/// Reads tried before a file that keeps changing is left for the next round.
+const MAX_READS: usize = 10;
+
+/// The path a file source's `url` names: `file:///abs/path` or a path
+/// (relative paths were made absolute against the config file's directory
+/// when the config was loaded; otherwise they are relative to the working
+/// directory).
+pub fn file_path(url: &str) -> Result<PathBuf, String> {
+    if url.starts_with("file:") {
+        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a file URL: {e}"))?;
+        parsed.to_file_path().map_err(|()| {
+            format!("`{url}` does not name a local file; write it as `file:///absolute/path`")
+        })
+    } else {
+        Ok(PathBuf::from(url))
+    }
+}
+
+/// Runs the source until the hub shuts down.
+pub(super) async fn run(ctx: SourceContext) {
+    let path = match file_path(&ctx.config.url) {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::error!(source = %ctx.name, "{e}");
+            ctx.status.failed(e);
+            return;
+        }
+    };
+    let interval = ctx
+        .config
+        .interval
+        .unwrap_or(crate::config::DEFAULT_FILE_INTERVAL);
+    let shown = path.display().to_string();
+    let (changed_tx, mut changed) = mpsc::channel::<()>(1);
+    let mut watcher = None;
+    let mut errors = ErrorLog::default();
+    let mut last_applied: Option<String> = None;
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+            Some(()) = changed.recv() => {}
+        }
+        if watcher.is_none() {
+            watcher = watch(&ctx, &path, changed_tx.clone());
+        }
+        let read = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            read = read_stable(&path, ctx.config.max_event_size, &mut changed) => read,
+        };
+        match read {
+            Ok(Some(content)) => {
+                ctx.status.connected();
+                errors.succeeded(&ctx.name, &shown);
+                if last_applied.as_deref() == Some(content.as_str()) {
+                    continue;
+                }
+                if !ctx
+                    .deliver(crate::format::UNNAMED, Some(&content), None)
+                    .await
+                {
+                    return;
+                }
+                last_applied = Some(content);
+            }
+            Ok(None) => {
+                tracing::debug!(source = %ctx.name, path = %shown, "the file kept changing; read again on the next change");
+            }
+            Err(error) => {
+                errors.failed(&ctx.name, &shown, &error);
+                ctx.status.reconnecting(Some(error), interval);
+                // A file that comes back with the same content is applied again.
+                last_applied = None;
+            }
+        }
+    }
+}
+
+/// Watches the file's directory (so that a deleted and recreated file is
+/// still seen) and signals `changed` for events on the file. `None` when
+/// the directory cannot be watched; the interval still reads the file, and
+/// watching is tried again on the next round.
+fn watch(
+    ctx: &SourceContext,
+    path: &Path,
+    changed: mpsc::Sender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let directory = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let name = path.file_name()?.to_owned();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        // Our own reads show up as access events; only writes count.
+        let written = matches!(
+            event.kind,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+        ) && !matches!(
+            event.kind,
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))
+        );
+        if written && event.paths.iter().any(|p| p.file_name() == Some(&name)) {
+            // A full channel already holds a wake-up: changes coalesce.
+            let _ = changed.try_send(());
+        }
+    })
+    .map_err(|e| tracing::debug!(source = %ctx.name, "cannot watch for changes: {e}"))
+    .ok()?;
+    match watcher.watch(directory, RecursiveMode::NonRecursive) {
+        Ok(()) => Some(watcher),
+        Err(e) => {
+            tracing::debug!(source = %ctx.name, directory = %directory.display(), "cannot watch for changes: {e}; reading every interval");
+            None
+        }
+    }
+}
+
+/// Reads the file until a read is confirmed: no change was signalled
+/// during it or in the [`SETTLE`] time after it, and a second read finds the
+/// same content and the same size and modification time (the second check
+/// covers a directory that cannot be watched). `Ok(None)` when the file
+/// kept changing; the next change signal or interval tries again.
+async fn read_stable(
+    path: &Path,
+    limit: usize,
+    changed: &mut mpsc::Receiver<()>,
+) -> Result<Option<String>, String> {
+    for _ in 0..MAX_READS {
+        while changed.try_recv().is_ok() {}
+        let first = read_once(path, limit).await?;
+        tokio::time::sleep(SETTLE).await;
+        if changed.try_recv().is_ok() {
+            continue;
+        }
+        if read_once(path, limit).await? == first {
+            return Ok(Some(first.content));
+        }
+    }
+    Ok(None)
+}
+
+/// One read: the content, plus what tells two writes of it apart.
+#[derive(PartialEq)]
+struct Snapshot {
+    /// The whole file.
+    content: String,
+    /// Its modification time, as the file system keeps it.
+    modified: Option<std::time::SystemTime>,
+}
+
+/// One read of the whole file, refusing one larger than `limit`.
+async fn read_once(path: &Path, limit: usize) -> Result<Snapshot, String> {
+    let shown = path.display();
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("`{shown}` does not exist (yet); it is read again when it appears")
+            }
+            _ => format!("cannot open `{shown}`: {e}"),
+        })?;
+    let mut content = Vec::new();
+    let mut reader = file.take(limit as u64 + 1);
+    reader
+        .read_to_end(&mut content)
+        .await
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if content.len() > limit {
+        return Err(format!(
+            "`{shown}` is larger than `max_event_size` = {limit} bytes; it is not read"
+        ));
+    }
+    let modified = reader
+        .into_inner()
+        .metadata()
+        .await
+        .ok()
+        .and_then(|m| m.modified().ok());
+    let content = String::from_utf8(content).map_err(|_| format!("`{shown}` is not UTF-8 text"))?;
+    Ok(Snapshot { content, modified })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_url_gives_its_absolute_path() {
+        assert_eq!(
+            file_path("file:///tmp/provider.txt").unwrap(),
+            PathBuf::from("/tmp/provider.txt")
+        );
+    }
+
+    #[test]
+    fn plain_path_is_taken_as_is() {
+        assert_eq!(
+            file_path("/var/lib/x.txt").unwrap(),
+            PathBuf::from("/var/lib/x.txt")
+        );
+    }
+
+    #[test]
+    fn remote_file_url_is_refused() {
+        assert!(file_path("file://otherhost/x").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! The MQTT source: connects to `mqtt://host:1883` (or `mqtts://host:8883`
+//! with rustls and the system's roots), subscribes to `topics`, and hands
+//! each message to the source's format with the topic as the event name.
+//! Reconnects with the same rules as every connected source.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter, Transport};
+
+use super::{Backoff, SourceContext};
+
+/// How often the broker hears from homebus on a quiet connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// Requests (subscriptions) queued towards the broker.
+const REQUEST_QUEUE: usize = 16;
+
+/// The broker options a source's config describes.
+pub fn options(ctx: &SourceContext) -> Result<MqttOptions, String> {
+    let config = &ctx.config;
+    let shown = ctx.status.view().url;
+    let url = url::Url::parse(&config.url)
+        .map_err(|e| format!("`{shown}` is not a URL ({e}); write it as `mqtt://host:1883`"))?;
+    let (transport, default_port) = match url.scheme() {
+        "mqtt" | "tcp" => (Transport::Tcp, 1883),
+        "mqtts" | "ssl" => {
+            crate::http_client::ensure_crypto_provider();
+            (Transport::tls_with_default_config(), 8883)
+        }
+        other => {
+            return Err(format!(
+                "`{other}://` is not an MQTT scheme; write `mqtt://host:1883` or `mqtts://host:8883`"
+            ));
+        }
+    };
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("`{shown}` has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = url.port().unwrap_or(default_port);
+    // A random suffix keeps two hubs (or a restarted one) from taking each
+    // other's session.
+    let client_id = format!("homebus-{:08x}", fastrand::u32(..));
+    let mut options = MqttOptions::new(client_id, host, port);
+    options
+        .set_transport(transport)
+        .set_keep_alive(KEEP_ALIVE)
+        .set_clean_session(true)
+        .set_max_packet_size(config.max_event_size, config.max_event_size);
+    let user = config
+        .username
+        .clone()
+        .or_else(|| (!url.username().is_empty()).then(|| url.username().to_string()));
+    let password = config
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_string())
+        .or_else(|| url.password().map(str::to_string));
+    if let Some(user) = user {
+        options.set_credentials(user, password.unwrap_or_default());
+    }
+    Ok(options)
+}
+
+/// Runs the source until the hub shuts down.
+pub(super) async fn run(ctx: SourceContext) {
+    let options = match options(&ctx) {
+        Ok(options) => options,
+        Err(e) => {
+            tracing::error!(source = %ctx.name, "{e}");
+            ctx.status.failed(e);
+            return;
+        }
+    };
+    let url = ctx.status.view().url;
+    if ctx.config.topics.is_empty() {
+        tracing::warn!(source = %ctx.name, %url, "no `topics` to subscribe to; add `topics = [\"home/#\"]`");
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
+    let mut backoff = Backoff::new(ctx.config.reconnect, ctx.config.max_backoff);
+    let mut worked = false;
+    ctx.status.connecting();
+    tracing::info!(source = %ctx.name, %url, "connecting");
+    loop {
+        let polled = tokio::select! {
+            _ = ctx.shutdown.cancelled() => {
+                let _ = client.try_disconnect();
+                return;
+            }
+            polled = eventloop.poll() => polled,
+        };
+        match polled {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                worked = true;
+                backoff.succeeded();
+                ctx.status.connected();
+                tracing::info!(source = %ctx.name, %url, "connected");
+                let filters = ctx
+                    .config
+                    .topics
+                    .iter()
+                    .map(|topic| SubscribeFilter::new(topic.clone(), QoS::AtMostOnce));
+                if !ctx.config.topics.is_empty()
+                    && let Err(e) = client.try_subscribe_many(filters)
+                {
+                    tracing::warn!(source = %ctx.name, %url, "cannot subscribe: {e}");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .filter(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                    .count();
+                if refused > 0 {
+                    tracing::warn!(source = %ctx.name, %url, "the broker refused {refused} of the `topics`; check them and the user's rights");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(message))) => {
+                let Ok(payload) = std::str::from_utf8(&message.payload) else {
+                    tracing::warn!(source = %ctx.name, topic = %message.topic, "a message of {} bytes is not UTF-8 text; skipped", message.payload.len());
+                    continue;
+                };
+                if !ctx.deliver(&message.topic, Some(payload), None).await {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let error = super::sse::error_chain(&e);
+                let delay = if worked {
+                    backoff.after_disconnect()
+                } else {
+                    backoff.after_failure()
+                };
+                if worked {
+                    tracing::warn!(source = %ctx.name, %url, "connection lost: {error}");
+                } else {
+                    tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
+                }
+                worked = false;
+                ctx.status.reconnecting(Some(error), delay);
+                tracing::info!(source = %ctx.name, %url, "reconnecting in {delay:?}");
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                ctx.status.connecting();
+            }
+        }
+    }
+}

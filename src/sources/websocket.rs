@@ -1,0 +1,181 @@
+//! The WebSocket source: connects to `ws://` or `wss://` (rustls), hands
+//! every text or binary message to the source's format, answers pings,
+//! pings a server that has gone quiet, and reconnects as the SSE source does.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::sse::error_chain;
+use super::{Backoff, SourceContext};
+
+/// How long a connection may stay silent before homebus pings the server
+/// (and, after as long again without an answer, gives up on it), unless the
+/// source sets `interval`.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(30);
+
+/// How long opening a connection (TCP, TLS, handshake) may take, unless
+/// the source sets `timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How one connection ended.
+enum Ended {
+    /// Could not connect.
+    Failed(String),
+    /// Connected, then the connection closed (`None`) or broke.
+    Disconnected(Option<String>),
+    /// The hub is shutting down.
+    Shutdown,
+}
+
+/// Runs the source until the hub shuts down.
+pub(super) async fn run(ctx: SourceContext) {
+    crate::http_client::ensure_crypto_provider();
+    let mut backoff = Backoff::new(ctx.config.reconnect, ctx.config.max_backoff);
+    let url = ctx.status.view().url;
+    loop {
+        ctx.status.connecting();
+        tracing::info!(source = %ctx.name, %url, "connecting");
+        let (delay, error) = match connect_once(&ctx, &mut backoff).await {
+            Ended::Shutdown => return,
+            Ended::Failed(error) => {
+                tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
+                (backoff.after_failure(), Some(error))
+            }
+            Ended::Disconnected(error) => {
+                let delay = match &error {
+                    Some(e) => {
+                        tracing::warn!(source = %ctx.name, %url, "connection broke: {e}");
+                        backoff.after_failure()
+                    }
+                    None => {
+                        tracing::info!(source = %ctx.name, %url, "connection closed");
+                        backoff.after_disconnect()
+                    }
+                };
+                (delay, error)
+            }
+        };
+        ctx.status.reconnecting(error, delay);
+        tracing::info!(source = %ctx.name, %url, "reconnecting in {delay:?}");
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// The handshake request: the URL plus the configured headers.
+fn request(ctx: &SourceContext) -> Result<tungstenite::handshake::client::Request, String> {
+    let mut request = ctx
+        .config
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("`{}` is not a WebSocket URL: {e}", ctx.status.view().url))?;
+    for (name, value) in &ctx.config.headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
+        let header_value = HeaderValue::from_str(value.expose())
+            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
+        request.headers_mut().insert(header_name, header_value);
+    }
+    Ok(request)
+}
+
+/// One connection: open, read messages until it closes.
+async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
+    let request = match request(ctx) {
+        Ok(request) => request,
+        Err(e) => return Ended::Failed(e),
+    };
+    let limit = ctx.config.max_event_size;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let connect_timeout = ctx.config.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let connecting = tokio::time::timeout(
+        connect_timeout,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false),
+    );
+    let opened = tokio::select! {
+        _ = ctx.shutdown.cancelled() => return Ended::Shutdown,
+        opened = connecting => opened,
+    };
+    let mut socket = match opened {
+        Ok(Ok((socket, _response))) => socket,
+        Ok(Err(e)) => return Ended::Failed(error_chain(&e)),
+        Err(_) => {
+            return Ended::Failed(format!(
+                "no answer within {connect_timeout:?}; is the server up?"
+            ));
+        }
+    };
+    ctx.status.connected();
+    backoff.succeeded();
+    tracing::info!(source = %ctx.name, url = %ctx.status.view().url, "connected");
+    let idle = ctx.config.interval.unwrap_or(DEFAULT_IDLE);
+    let mut last_heard = Instant::now();
+    let mut pinged = false;
+    loop {
+        let deadline = last_heard + if pinged { idle * 2 } else { idle };
+        let message = tokio::select! {
+            _ = ctx.shutdown.cancelled() => {
+                let _ = socket.close(None).await;
+                return Ended::Shutdown;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                if pinged {
+                    return Ended::Disconnected(Some(format!("the server did not answer a ping for {idle:?}; the connection was dropped")));
+                }
+                pinged = true;
+                if let Err(e) = socket.send(Message::Ping(Default::default())).await {
+                    return Ended::Disconnected(Some(format!("cannot ping the server: {}", error_chain(&e))));
+                }
+                continue;
+            }
+            message = socket.next() => message,
+        };
+        last_heard = Instant::now();
+        pinged = false;
+        let text = match message {
+            None => {
+                return Ended::Disconnected(None);
+            }
+            Some(Err(tungstenite::Error::Capacity(e))) => {
+                return Ended::Disconnected(Some(format!(
+                    "{e}; the limit is `max_event_size` = {limit} bytes, the connection was dropped"
+                )));
+            }
+            Some(Err(e)) => {
+                return Ended::Disconnected(Some(format!("connection lost: {}", error_chain(&e))));
+            }
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            Some(Ok(Message::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => text,
+                Err(_) => {
+                    tracing::warn!(
+                        source = %ctx.name,
+                        "a binary message of {} bytes is not UTF-8 text; skipped",
+                        bytes.len()
+                    );
+                    continue;
+                }
+            },
+            Some(Ok(Message::Close(_))) => {
+                return Ended::Disconnected(None);
+            }
+            // Pongs only prove the server is alive; pings are answered by
+            // tungstenite on the next read or write.
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+        };
+        if !ctx.deliver(crate::format::UNNAMED, Some(&text), None).await {
+            return Ended::Shutdown;
+        }
+    }
+}
