@@ -291,3 +291,21 @@ async fn metrics_report_what_is_persisted() {
         metrics.prometheus()
     );
 }
+
+#[tokio::test]
+async fn a_unit_removed_upstream_stays_removed_after_restart() {
+    let (_dir, db) = temp_db();
+    let config = "[[source]]\nname = \"src\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:9/\"\ncreate_units = true\n";
+    let first = StoredHub::open(&db, config);
+    first.event("Temp", Some("21"));
+    let mut gone = homebus::event::Event::new(std::sync::Arc::from("src"), "Temp", None);
+    gone.remove = true;
+    let removal = first.hub.ingest(gone).message.clone();
+    first.close();
+
+    let second = StoredHub::open_with(&db, config, StoreOptions::default(), 1);
+    assert_eq!(second.hub.state("sensor.temp"), None);
+    let mut replay = second.subscribe(Some(1));
+    let replayed = replay.next().await.unwrap().unwrap().message.clone();
+    assert_eq!(replayed, to_micros(removal));
+}

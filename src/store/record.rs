@@ -19,10 +19,10 @@ pub const KIND_RECEIVED: i64 = 2;
 
 /// The columns [`from_row`] reads, in order.
 pub const COLUMNS: &str =
-    "seq, kind, time, source, name, data, upstream_id, entity_id, old_state, new_state";
+    "seq, kind, time, source, name, data, upstream_id, entity_id, old_state, new_state, remove";
 
 /// `INSERT` for one message, matching [`insert`].
-pub const INSERT: &str = "INSERT OR REPLACE INTO events (seq, kind, time, source, name, data, upstream_id, entity_id, old_state, new_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+pub const INSERT: &str = "INSERT OR REPLACE INTO events (seq, kind, time, source, name, data, upstream_id, entity_id, old_state, new_state, remove) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 /// Microseconds since the Unix epoch: how times are stored.
 pub fn micros(t: &DateTime<Utc>) -> i64 {
@@ -57,6 +57,7 @@ pub fn insert(stmt: &mut CachedStatement<'_>, message: &BusMessage) -> rusqlite:
                 change.entity_id,
                 state_json(&change.old),
                 state_json(&change.new),
+                cause.and_then(|c| c.remove.then_some(1)),
             ])
         }
         BusMessage::Event(fired) => stmt.execute(params![
@@ -70,6 +71,7 @@ pub fn insert(stmt: &mut CachedStatement<'_>, message: &BusMessage) -> rusqlite:
             Option::<&str>::None,
             Option::<&str>::None,
             Option::<&str>::None,
+            Option::<i64>::None,
         ]),
         BusMessage::Received(event) => stmt.execute(params![
             seq,
@@ -82,6 +84,7 @@ pub fn insert(stmt: &mut CachedStatement<'_>, message: &BusMessage) -> rusqlite:
             Option::<&str>::None,
             Option::<&str>::None,
             Option::<&str>::None,
+            event.remove.then_some(1),
         ]),
     }
 }
@@ -104,6 +107,7 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<BusMessage> {
     let name: Option<String> = row.get(4)?;
     let data: Option<String> = row.get(5)?;
     let upstream_id: Option<String> = row.get(6)?;
+    let remove = row.get::<_, Option<i64>>(10)?.is_some_and(|r| r != 0);
     let source_event = |source: String| Event {
         seq,
         source: Arc::from(source),
@@ -113,6 +117,7 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<BusMessage> {
         // The hub stamps a change with its cause's arrival time, so one
         // column serves both.
         received_at: time,
+        remove,
     };
     Ok(match kind {
         KIND_STATE => BusMessage::State(Box::new(StateChange {

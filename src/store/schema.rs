@@ -21,7 +21,8 @@ pub const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;
 const MIGRATIONS: &[&str] = &[
     // Version 1. `meta.last_seq` survives pruning every event, so `seq`
     // never goes back. Times are microseconds since the Unix epoch (UTC).
-    // `kind`: 0 state change, 1 fired event, 2 received event.
+    // `kind`: 0 state change, 1 fired event, 2 received event. `remove` is
+    // 1 when the source said the device is gone.
     // The partial index serves history by entity and time; retention walks
     // the primary key (seq order is time order, give or take a few ms).
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -36,7 +37,8 @@ const MIGRATIONS: &[&str] = &[
          upstream_id TEXT,
          entity_id TEXT,
          old_state TEXT,
-         new_state TEXT
+         new_state TEXT,
+         remove INTEGER
      );
      CREATE INDEX events_by_entity ON events (entity_id, time) WHERE entity_id IS NOT NULL;
      CREATE TABLE units (
