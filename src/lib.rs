@@ -20,6 +20,7 @@
 //! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`hub`]: the wiring that runs sources, applies their events and publishes the
 //!   changes.
+//! - [`server`]: SSE, WebSocket and REST serving, with auth.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`).
 
 pub mod bus;
@@ -30,6 +31,7 @@ pub mod format;
 pub mod http_client;
 pub mod hub;
 pub mod interpret;
+pub mod server;
 pub mod sources;
 pub mod sse;
 pub mod store;

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{Bus, InProcessBus};
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::store::{PersistentBus, restore_units};
+use crate::server::ExtraRoutes;
+use crate::store::{PersistentBus, history_router, history_unavailable_router, restore_units};
 
 /// Options of `homebus run`.
 #[derive(Debug, clap::Args)]
@@ -21,9 +22,6 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub config: Option<PathBuf>,
 }
-
-/// How far a live subscriber may fall behind before it is cut off.
-const LAG_LIMIT: usize = 4096;
 
 /// Loads the config, starts everything and runs until Ctrl-C or SIGTERM.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -49,11 +47,11 @@ pub(super) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Conf
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let persistent =
-        PersistentBus::from_config(&config.server, config.server.replay_buffer, LAG_LIMIT)?;
+    let (held, lag_limit) = (config.server.replay_buffer, config.server.lag_limit);
+    let persistent = PersistentBus::from_config(&config.server, held, lag_limit)?;
     let bus: Arc<dyn Bus> = match &persistent {
         Some(bus) => bus.clone(),
-        None => Arc::new(InProcessBus::new(config.server.replay_buffer, LAG_LIMIT)),
+        None => Arc::new(InProcessBus::new(held, lag_limit)),
     };
     let hub =
         Arc::new(Hub::new(&config, bus).context("the units in the config do not fit together")?);
@@ -63,6 +61,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let tasks = hub.start_sources_resuming(&config, &shutdown, &resume_ids);
+    let extra = ExtraRoutes {
+        protected: match &persistent {
+            Some(bus) => history_router(bus.store().clone()),
+            None => history_unavailable_router(),
+        },
+        ..ExtraRoutes::default()
+    };
+    let server = crate::server::start_with(&config, hub.clone(), shutdown.clone(), extra).await?;
     tracing::info!(
         sources = config.sources.len(),
         units = hub.states().len(),
@@ -73,6 +79,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     for task in tasks {
         let _ = task.await;
+    }
+    // A client that stopped reading can hold its connection open until
+    // `write_stall_timeout`; do not wait that long to exit.
+    if tokio::time::timeout(Duration::from_secs(5), server.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 5 s; exiting anyway");
     }
     if let Some(bus) = persistent {
         let flushed = tokio::task::spawn_blocking(move || bus.flush(Duration::from_secs(10)))

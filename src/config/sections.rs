@@ -29,6 +29,10 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "keepalive",
     "replay_buffer",
     "synchronous",
+    "lag_limit",
+    "sse_retry",
+    "write_stall_timeout",
+    "max_body_size",
 ];
 
 /// Keys of `[auth]`.
@@ -192,6 +196,18 @@ pub(super) fn server(
     }
     if let Some(n) = section.integer(report, "replay_buffer", 1..=i64::from(u32::MAX)) {
         server.replay_buffer = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = section.integer(report, "lag_limit", 1..=i64::from(u32::MAX)) {
+        server.lag_limit = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
+    }
+    if let Some(d) = section.duration(report, "sse_retry", true) {
+        server.sse_retry = d.into_inner();
+    }
+    if let Some(d) = section.duration(report, "write_stall_timeout", false) {
+        server.write_stall_timeout = d.into_inner();
+    }
+    if let Some(n) = section.integer(report, "max_body_size", 1..=i64::from(u32::MAX)) {
+        server.max_body_size = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
     }
     let synchronous = [("normal", Synchronous::Normal), ("full", Synchronous::Full)];
     if let Some(s) = section.choice(report, "synchronous", &synchronous) {

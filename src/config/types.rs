@@ -54,6 +54,19 @@ pub struct ServerConfig {
     pub keepalive: Duration,
     /// How many recent changes are held in memory for clients that resume.
     pub replay_buffer: usize,
+    /// How far (in changes) a live subscriber may fall behind before it is
+    /// cut off with `event: error`; this is each subscriber's bounded queue.
+    pub lag_limit: usize,
+    /// The reconnection delay sent once to SSE clients as `retry:`.
+    #[serde(with = "humantime_serde_compat")]
+    pub sse_retry: Duration,
+    /// A subscriber whose socket accepts no bytes for this long is
+    /// disconnected (a client that stopped reading can never be sent
+    /// `event: error`, so it is cut off at the socket).
+    #[serde(with = "humantime_serde_compat")]
+    pub write_stall_timeout: Duration,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_size: usize,
     /// How hard the store pushes each commit to disk: `normal` survives a
     /// crash of homebus (even `kill -9`), `full` also survives power loss.
     pub synchronous: Synchronous,
@@ -84,6 +97,10 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             keepalive: Duration::from_secs(15),
             replay_buffer: 4096,
+            lag_limit: 4096,
+            sse_retry: Duration::from_secs(1),
+            write_stall_timeout: Duration::from_secs(30),
+            max_body_size: 1024 * 1024,
             synchronous: Synchronous::Normal,
         }
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hub;
+pub mod server;
 pub mod sse_server;
 pub mod store;
 pub mod tls;

@@ -1,0 +1,217 @@
+//! Who may connect: API keys (`Authorization: Bearer`, `x-ha-access`,
+//! `?api_password=`) and HS256 JWTs (`?token=`), checked by one middleware
+//! in front of every protected route.
+//!
+//! Keys are compared in constant time and never logged; a refusal never says
+//! which part was wrong.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::AuthConfig;
+
+/// The credentials the server accepts, built once from `[auth]`.
+pub struct Auth {
+    /// Accepted API keys.
+    keys: Vec<Vec<u8>>,
+    /// Key and rules for `?token=` JWTs, when a secret is configured.
+    jwt: Option<(DecodingKey, Validation)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Auth({} keys, jwt: {})",
+            self.keys.len(),
+            self.jwt.is_some()
+        )
+    }
+}
+
+impl Auth {
+    /// The credentials of an `[auth]` section.
+    pub fn new(config: &AuthConfig) -> Self {
+        let jwt = config.jwt_secret.as_ref().map(|secret| {
+            // Only HS256; `exp` must be present and in the future. A token
+            // naming any other algorithm (`none` included) is refused.
+            let mut validation = Validation::new(Algorithm::HS256);
+            validation.leeway = 5;
+            validation.validate_aud = false;
+            (
+                DecodingKey::from_secret(secret.expose().as_bytes()),
+                validation,
+            )
+        });
+        Auth {
+            keys: config
+                .api_keys
+                .iter()
+                .map(|k| k.expose().as_bytes().to_vec())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            jwt,
+        }
+    }
+
+    /// Whether `given` is one of the API keys. Every key is compared, in
+    /// constant time, whatever matches.
+    pub fn is_key(&self, given: &[u8]) -> bool {
+        let mut found = subtle::Choice::from(0);
+        for key in &self.keys {
+            found |= key.as_slice().ct_eq(given);
+        }
+        found.into()
+    }
+
+    /// Whether `token` is a valid, unexpired HS256 JWT signed with our secret.
+    pub fn is_valid_token(&self, token: &str) -> bool {
+        self.jwt.as_ref().is_some_and(|(key, validation)| {
+            jsonwebtoken::decode::<serde_json::Value>(token, key, validation).is_ok()
+        })
+    }
+
+    /// Whether a request carries an accepted credential in any of the four
+    /// places.
+    pub fn allows(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+            && let Some(key) = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+            && (self.is_key(key.trim().as_bytes()) || self.is_valid_token(key.trim()))
+        {
+            return true;
+        }
+        if let Some(value) = headers.get("x-ha-access")
+            && self.is_key(value.as_bytes())
+        {
+            return true;
+        }
+        let Some(query) = query else {
+            return false;
+        };
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let accepted = match &*name {
+                "api_password" => self.is_key(value.as_bytes()),
+                "token" => self.is_valid_token(&value),
+                _ => false,
+            };
+            if accepted {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Middleware: lets a request through when auth is off or it carries an
+/// accepted credential; otherwise 401 with a JSON error.
+pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match &state.auth {
+        Some(auth) if !auth.allows(request.headers(), request.uri().query()) => {
+            ApiError::unauthorized().into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Secret;
+
+    fn auth() -> Auth {
+        Auth::new(&AuthConfig {
+            api_keys: vec![Secret("k1".into()), Secret("k2".into())],
+            jwt_secret: Some(Secret("s".into())),
+        })
+    }
+
+    fn token(alg: Algorithm, secret: &str, exp: i64) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            &json!({"sub": "me", "exp": exp}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn any_configured_key_is_accepted() {
+        assert!(auth().is_key(b"k2"));
+        assert!(!auth().is_key(b"k3"));
+        assert!(!auth().is_key(b""));
+    }
+
+    #[test]
+    fn hs256_token_with_future_exp_is_valid() {
+        assert!(auth().is_valid_token(&token(Algorithm::HS256, "s", now() + 60)));
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        assert!(!auth().is_valid_token(&token(Algorithm::HS256, "s", now() - 3600)));
+    }
+
+    #[test]
+    fn token_signed_with_another_secret_is_refused() {
+        assert!(!auth().is_valid_token(&token(Algorithm::HS256, "x", now() + 60)));
+    }
+
+    #[test]
+    fn token_with_another_algorithm_is_refused() {
+        assert!(!auth().is_valid_token(&token(Algorithm::HS512, "s", now() + 60)));
+    }
+
+    #[test]
+    fn unsigned_alg_none_token_is_refused() {
+        use base64_free::encode;
+        let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = encode(format!(r#"{{"exp":{}}}"#, now() + 60).as_bytes());
+        assert!(!auth().is_valid_token(&format!("{header}.{claims}.")));
+    }
+
+    #[test]
+    fn token_without_exp_is_refused() {
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "me"}),
+            &EncodingKey::from_secret(b"s"),
+        )
+        .unwrap();
+        assert!(!auth().is_valid_token(&token));
+    }
+
+    /// Base64url without padding, enough to forge a test token.
+    mod base64_free {
+        pub fn encode(bytes: &[u8]) -> String {
+            const ALPHABET: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+                for i in 0..=chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                }
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Counters for `/metrics` (Prometheus text): subscribers by transport,
+//! events in by source, messages out and subscribers dropped for lagging.
+//!
+//! Counters are bumped once per write (a batch of messages), not once per
+//! message, so the hot path touches a shared cache line rarely.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::hub::Hub;
+
+/// How a subscriber is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `/api/stream` (Home Assistant SSE).
+    HaStream,
+    /// `/subscribe_events` (filtered SSE).
+    SubscribeEvents,
+    /// deCONZ WebSocket push (`/ws` and the WebSocket port).
+    WebSocket,
+}
+
+impl Transport {
+    const ALL: [Transport; 3] = [
+        Transport::HaStream,
+        Transport::SubscribeEvents,
+        Transport::WebSocket,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Transport::HaStream => "sse_stream",
+            Transport::SubscribeEvents => "sse_subscribe_events",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    subscribers: AtomicU64,
+    messages_out: AtomicU64,
+    drops: AtomicU64,
+}
+
+/// The server's counters, shared by every connection.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    by_transport: [Counters; 3],
+}
+
+impl Metrics {
+    fn counters(&self, transport: Transport) -> &Counters {
+        &self.by_transport[transport as usize]
+    }
+
+    /// Counts a new subscriber until the returned guard is dropped.
+    pub fn subscriber(self: &Arc<Self>, transport: Transport) -> SubscriberGuard {
+        self.counters(transport)
+            .subscribers
+            .fetch_add(1, Ordering::Relaxed);
+        SubscriberGuard {
+            metrics: self.clone(),
+            transport,
+        }
+    }
+
+    /// Subscribers connected now on `transport`.
+    pub fn subscribers(&self, transport: Transport) -> u64 {
+        self.counters(transport).subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Renders every counter in the Prometheus text format.
+    pub fn render(&self, hub: &Hub) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut family = |name: &str, kind: &str, help: &str, pick: fn(&Counters) -> u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for transport in Transport::ALL {
+                let value = pick(self.counters(transport));
+                let _ = writeln!(out, "{name}{{transport=\"{}\"}} {value}", transport.label());
+            }
+        };
+        family(
+            "homebus_subscribers",
+            "gauge",
+            "Connected subscribers by transport.",
+            |c| c.subscribers.load(Ordering::Relaxed),
+        );
+        family(
+            "homebus_messages_out_total",
+            "counter",
+            "Messages written to subscribers.",
+            |c| c.messages_out.load(Ordering::Relaxed),
+        );
+        family(
+            "homebus_subscriber_drops_total",
+            "counter",
+            "Subscribers cut off because they fell behind.",
+            |c| c.drops.load(Ordering::Relaxed),
+        );
+        out.push_str("# HELP homebus_source_events_total Events received by source.\n");
+        out.push_str("# TYPE homebus_source_events_total counter\n");
+        for source in hub.sources() {
+            let _ = writeln!(
+                out,
+                "homebus_source_events_total{{source=\"{}\"}} {}",
+                escape_label(&source.name),
+                source.events_seen
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP homebus_last_seq Sequence number of the last published message.\n\
+             # TYPE homebus_last_seq gauge\nhomebus_last_seq {}",
+            hub.bus().last_seq()
+        );
+        out
+    }
+}
+
+/// One connected subscriber; counts its output and uncounts it on drop.
+#[derive(Debug)]
+pub struct SubscriberGuard {
+    metrics: Arc<Metrics>,
+    transport: Transport,
+}
+
+impl SubscriberGuard {
+    /// `n` messages were written in one go.
+    pub fn sent(&self, n: u64) {
+        self.metrics
+            .counters(self.transport)
+            .messages_out
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The subscriber fell behind and is being cut off.
+    pub fn dropped(&self) {
+        self.metrics
+            .counters(self.transport)
+            .drops
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for SubscriberGuard {
+    fn drop(&mut self) {
+        self.metrics
+            .counters(self.transport)
+            .subscribers
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Escapes a Prometheus label value (`\`, `"` and line feeds).
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_counts_a_subscriber_while_it_lives() {
+        let metrics = Arc::new(Metrics::default());
+        let guard = metrics.subscriber(Transport::WebSocket);
+        assert_eq!(metrics.subscribers(Transport::WebSocket), 1);
+        drop(guard);
+        assert_eq!(metrics.subscribers(Transport::WebSocket), 0);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

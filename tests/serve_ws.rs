@@ -1,0 +1,213 @@
+//! deCONZ-style WebSocket push over real sockets, with a tokio-tungstenite
+//! client: on the WebSocket port and on `/ws`.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use support::server::TestServer;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Client {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// Waits until the server counts `n` WebSocket subscribers.
+async fn subscribers(server: &TestServer, n: u64) {
+    support::wait::until("WebSocket subscribers", support::wait::DEADLINE, || {
+        (server.metric("homebus_subscribers{transport=\"websocket\"}") == Some(n)).then_some(())
+    })
+    .await;
+}
+
+/// The next message from the server, within the deadline.
+async fn next(client: &mut Client) -> Option<Message> {
+    tokio::time::timeout(support::wait::DEADLINE, client.next())
+        .await
+        .expect("no WebSocket message before the deadline")
+        .map(|m| m.unwrap())
+}
+
+async fn next_json(client: &mut Client) -> Value {
+    loop {
+        match next(client).await.expect("socket closed") {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_port_pushes_changed_events() {
+    let server = TestServer::start("").await;
+    let mut client = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    server.switch("MOTION", true);
+    let json = next_json(&mut client).await;
+    assert_eq!(json["t"], "event");
+    assert_eq!(json["e"], "changed");
+    assert_eq!(json["r"], "lights");
+    assert_eq!(json["id"], "MOTION");
+    assert_eq!(json["state"]["on"], true);
+}
+
+#[tokio::test]
+async fn ws_path_on_the_main_port_pushes_the_same_messages() {
+    let server = TestServer::start("").await;
+    let mut client = connect(&server.ws_url("/ws")).await;
+    subscribers(&server, 1).await;
+    server.set("TEMP", 19.5);
+    let json = next_json(&mut client).await;
+    assert_eq!(json["e"], "changed");
+    assert_eq!(json["r"], "sensors");
+    assert_eq!(json["state"]["state"], "19.5");
+}
+
+#[tokio::test]
+async fn a_unit_that_appears_is_added() {
+    let server = TestServer::start(
+        "[[source]]\nname = \"x\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:9/\"\ncreate_units = true\n",
+    )
+    .await;
+    let mut client = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    server.hub.ingest(homebus::event::Event::new(
+        "x".into(),
+        "sensors/12",
+        Some("21".into()),
+    ));
+    let json = next_json(&mut client).await;
+    assert_eq!(json["e"], "added");
+    assert_eq!(json["r"], "sensors");
+    assert_eq!(json["id"], "12");
+}
+
+#[tokio::test]
+async fn pings_are_answered() {
+    let server = TestServer::start("").await;
+    let mut client = connect(&server.push_url()).await;
+    client
+        .send(Message::Ping(bytes::Bytes::from_static(b"hello")))
+        .await
+        .unwrap();
+    match next(&mut client).await.unwrap() {
+        Message::Pong(payload) => assert_eq!(&payload[..], b"hello"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_sends_a_close_frame() {
+    let mut server = TestServer::start("").await;
+    let mut client = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    server.stop().await;
+    match next(&mut client).await.unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_sending_garbage_is_dropped_and_others_keep_receiving() {
+    let server = TestServer::start("").await;
+    let mut good = connect(&server.push_url()).await;
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", server.ws_port))
+        .await
+        .unwrap();
+    let garbage = connect(&server.push_url()).await;
+    subscribers(&server, 2).await;
+    // A frame with reserved bits and opcode set is a protocol error.
+    let mut stream = garbage.into_inner();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &[0xff; 64])
+        .await
+        .unwrap();
+    // And a raw TCP client that never speaks HTTP at all.
+    tokio::io::AsyncWriteExt::write_all(&mut raw, b"\x00\x01garbage\r\n\r\n")
+        .await
+        .unwrap();
+    subscribers(&server, 1).await;
+    server.switch("MOTION", true);
+    assert_eq!(next_json(&mut good).await["e"], "changed");
+}
+
+#[tokio::test]
+async fn text_from_a_client_is_ignored() {
+    let server = TestServer::start("").await;
+    let mut client = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    client.send(Message::text("hello")).await.unwrap();
+    server.switch("MOTION", true);
+    assert_eq!(next_json(&mut client).await["e"], "changed");
+}
+
+#[tokio::test]
+async fn websocket_client_that_stops_reading_is_disconnected() {
+    let server = TestServer::start(
+        "[server]\nwrite_stall_timeout = \"200ms\"\nlag_limit = 64\nreplay_buffer = 16",
+    )
+    .await;
+    let _silent = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    let big = "x".repeat(16 * 1024);
+    let deadline = tokio::time::Instant::now() + support::wait::DEADLINE;
+    let mut i = 0u64;
+    while server.metric("homebus_subscribers{transport=\"websocket\"}") != Some(0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent client was never disconnected"
+        );
+        server
+            .hub
+            .set_state(
+                "sensor.temp",
+                &i.to_string(),
+                serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
+            )
+            .unwrap();
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn websocket_client_that_falls_behind_is_closed_with_try_again_later() {
+    let server = TestServer::start(
+        "[server]\nwrite_stall_timeout = \"10m\"\nlag_limit = 64\nreplay_buffer = 16",
+    )
+    .await;
+    let mut slow = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    // Far more than the loopback socket buffers hold, so the server's task
+    // is left more than `lag_limit` behind.
+    let pad = "x".repeat(16 * 1024);
+    let changes = 2000;
+    for i in 0..changes {
+        let attributes = serde_json::from_str(&format!(r#"{{"pad":"{pad}"}}"#)).unwrap();
+        server
+            .hub
+            .set_state("sensor.temp", &i.to_string(), attributes)
+            .unwrap();
+    }
+    let mut received = 0;
+    let frame = loop {
+        match next(&mut slow).await.expect("closed without a close frame") {
+            Message::Text(_) => received += 1,
+            Message::Close(frame) => break frame.expect("a close code"),
+            _ => {}
+        }
+    };
+    assert_eq!(frame.code, CloseCode::Again);
+    assert!(received < changes, "the slow client got everything");
+    assert_eq!(
+        server.metric("homebus_subscriber_drops_total{transport=\"websocket\"}"),
+        Some(1)
+    );
+}
