@@ -300,6 +300,18 @@ impl Hub {
         config: &Config,
         shutdown: &CancellationToken,
     ) -> Vec<JoinHandle<()>> {
+        self.start_sources_resuming(config, shutdown, &HashMap::new())
+    }
+
+    /// Like [`Hub::start_sources`], with each source's last upstream event
+    /// ID from before a restart (source name → ID, from the store), which an
+    /// SSE source sends as `Last-Event-ID` on its first connection.
+    pub fn start_sources_resuming(
+        self: &Arc<Self>,
+        config: &Config,
+        shutdown: &CancellationToken,
+        resume_ids: &HashMap<String, String>,
+    ) -> Vec<JoinHandle<()>> {
         let (sender, mut receiver) = mpsc::channel::<Event>(1024);
         let mut tasks = Vec::new();
         for (source, status) in config.sources.iter().zip(&self.sources) {
@@ -309,7 +321,7 @@ impl Hub {
                 events: sender.clone(),
                 status: status.clone(),
                 shutdown: shutdown.clone(),
-                resume_id: None,
+                resume_id: resume_ids.get(&source.name).cloned(),
             }));
         }
         drop(sender);

@@ -17,6 +17,7 @@
 //!   applying a command yields a [`bus::StateChange`].
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
+//! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`hub`]: the wiring that runs sources, applies their events and publishes the
 //!   changes.
 //! - [`server`]: SSE, WebSocket and REST serving, with auth.
@@ -33,5 +34,6 @@ pub mod interpret;
 pub mod server;
 pub mod sources;
 pub mod sse;
+pub mod store;
 pub mod time;
 pub mod units;

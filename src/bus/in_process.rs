@@ -45,11 +45,11 @@ impl InProcessBus {
         let mut held = self.held.lock().expect("bus lock");
         held.last_seq = held.last_seq.max(seq);
     }
-}
 
-impl Bus for InProcessBus {
-    fn publish(&self, message: BusMessage) -> Arc<Envelope> {
-        let envelope = Arc::new(Envelope::new(message));
+    /// Publishes an envelope made elsewhere, so a wrapping bus (the
+    /// persistent one) shares one envelope, and its encodings, with every
+    /// subscriber.
+    pub fn publish_shared(&self, envelope: Arc<Envelope>) {
         let mut held = self.held.lock().expect("bus lock");
         debug_assert!(envelope.seq() > held.last_seq, "seq must increase");
         held.last_seq = envelope.seq();
@@ -60,7 +60,14 @@ impl Bus for InProcessBus {
             held.messages.push_back(envelope.clone());
         }
         // Sending under the lock keeps backlog and live feed in one order.
-        let _ = self.live.send(envelope.clone());
+        let _ = self.live.send(envelope);
+    }
+}
+
+impl Bus for InProcessBus {
+    fn publish(&self, message: BusMessage) -> Arc<Envelope> {
+        let envelope = Arc::new(Envelope::new(message));
+        self.publish_shared(envelope.clone());
         envelope
     }
 

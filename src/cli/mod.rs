@@ -1,6 +1,7 @@
-//! The `homebus` command line: `run`, `check`, `tail`.
+//! The `homebus` command line: `run`, `check`, `tail`, `db`.
 
 mod check;
+mod db;
 mod run;
 mod tail;
 
@@ -31,6 +32,8 @@ pub enum Commands {
     },
     /// Connect to an SSE stream and print each dispatched event.
     Tail(tail::TailArgs),
+    /// Look after the database: `stats`, `vacuum`.
+    Db(db::DbArgs),
 }
 
 /// Parses the command line and runs it.
@@ -40,6 +43,7 @@ pub fn main() -> ExitCode {
         Commands::Run(args) => run::run(args),
         Commands::Check { config } => return check::check(&config),
         Commands::Tail(args) => tail::tail(args),
+        Commands::Db(args) => db::db(args),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,10 @@
 //! `homebus run`: the hub itself.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{Bus, InProcessBus};
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::server::ExtraRoutes;
+use crate::store::{PersistentBus, history_router, history_unavailable_router, restore_units};
 
 /// Options of `homebus run`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +39,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+pub(super) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     let default = std::path::Path::new("homebus.toml");
     match path {
         Some(path) => crate::config::load_file(path).map_err(|e| anyhow::anyhow!("{e}")),
@@ -50,15 +54,28 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-        config.server.replay_buffer,
-        config.server.lag_limit,
-    ));
+    let (held, lag_limit) = (config.server.replay_buffer, config.server.lag_limit);
+    let persistent = PersistentBus::from_config(&config.server, held, lag_limit)?;
+    let bus: Arc<dyn Bus> = match &persistent {
+        Some(bus) => bus.clone(),
+        None => Arc::new(InProcessBus::new(held, lag_limit)),
+    };
     let hub =
         Arc::new(Hub::new(&config, bus).context("the units in the config do not fit together")?);
+    let resume_ids = match &persistent {
+        Some(bus) => restore(&hub, bus)?,
+        None => HashMap::new(),
+    };
     let shutdown = CancellationToken::new();
-    let tasks = hub.start_sources(&config, &shutdown);
-    let server = crate::server::start(&config, hub.clone(), shutdown.clone()).await?;
+    let tasks = hub.start_sources_resuming(&config, &shutdown, &resume_ids);
+    let extra = ExtraRoutes {
+        protected: match &persistent {
+            Some(bus) => history_router(bus.store().clone()),
+            None => history_unavailable_router(),
+        },
+        ..ExtraRoutes::default()
+    };
+    let server = crate::server::start_with(&config, hub.clone(), shutdown.clone(), extra).await?;
     tracing::info!(
         sources = config.sources.len(),
         units = hub.states().len(),
@@ -72,13 +89,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // A client that stopped reading can hold its connection open until
     // `write_stall_timeout`; do not wait that long to exit.
-    if tokio::time::timeout(std::time::Duration::from_secs(5), server.stopped())
+    if tokio::time::timeout(Duration::from_secs(5), server.stopped())
         .await
         .is_err()
     {
         tracing::warn!("some connections did not close within 5 s; exiting anyway");
     }
+    if let Some(bus) = persistent {
+        let flushed = tokio::task::spawn_blocking(move || bus.flush(Duration::from_secs(10)))
+            .await
+            .unwrap_or(false);
+        if !flushed {
+            tracing::error!(
+                "the database writer did not finish within 10 s; recent changes may be lost"
+            );
+        }
+    }
     Ok(())
+}
+
+/// Puts the stored unit states back and returns each source's last upstream
+/// event ID; numbering already continues after the stored seq.
+fn restore(hub: &Hub, bus: &PersistentBus) -> anyhow::Result<HashMap<String, String>> {
+    let store = bus.store();
+    let stored = store.units()?;
+    let restored = hub.with_registry(|registry| restore_units(registry, stored));
+    let resume_ids = store.source_cursors()?;
+    tracing::info!(
+        database = %store.path().display(),
+        units = restored,
+        last_seq = bus.last_seq(),
+        "restored from the database"
+    );
+    Ok(resume_ids)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

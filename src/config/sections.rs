@@ -14,7 +14,7 @@ use super::read::{Env, Section};
 use super::report::{Report, one_of};
 use super::{
     AuthConfig, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, FormatKind, Method,
-    Secret, ServerConfig, SourceConfig, SourceType, UnitConfig,
+    Secret, ServerConfig, SourceConfig, SourceType, Synchronous, UnitConfig,
 };
 use crate::units::{UnitKind, default_entity_id};
 
@@ -28,6 +28,7 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "cors_origins",
     "keepalive",
     "replay_buffer",
+    "synchronous",
     "lag_limit",
     "sse_retry",
     "write_stall_timeout",
@@ -207,6 +208,10 @@ pub(super) fn server(
     }
     if let Some(n) = section.integer(report, "max_body_size", 1..=i64::from(u32::MAX)) {
         server.max_body_size = usize::try_from(*n.get_ref()).unwrap_or(usize::MAX);
+    }
+    let synchronous = [("normal", Synchronous::Normal), ("full", Synchronous::Full)];
+    if let Some(s) = section.choice(report, "synchronous", &synchronous) {
+        server.synchronous = *s.get_ref();
     }
     (server, listen_span)
 }

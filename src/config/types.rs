@@ -67,6 +67,23 @@ pub struct ServerConfig {
     pub write_stall_timeout: Duration,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_size: usize,
+    /// How hard the store pushes each commit to disk: `normal` survives a
+    /// crash of homebus (even `kill -9`), `full` also survives power loss.
+    pub synchronous: Synchronous,
+}
+
+/// `server.synchronous`: SQLite's `PRAGMA synchronous` in WAL mode; see
+/// `docs/durability.md` for what survives what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Commits reach the operating system before they are acknowledged;
+    /// they survive a process crash, not a power cut.
+    #[default]
+    Normal,
+    /// Commits are flushed to the disk (fsync) before they are acknowledged;
+    /// they survive a power cut too, at a cost in write speed.
+    Full,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +101,7 @@ impl Default for ServerConfig {
             sse_retry: Duration::from_secs(1),
             write_stall_timeout: Duration::from_secs(30),
             max_body_size: 1024 * 1024,
+            synchronous: Synchronous::Normal,
         }
     }
 }

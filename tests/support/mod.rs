@@ -5,5 +5,6 @@
 pub mod hub;
 pub mod server;
 pub mod sse_server;
+pub mod store;
 pub mod tls;
 pub mod wait;

@@ -1,0 +1,95 @@
+//! A hub on a persistent bus over a real SQLite file in a temp dir, and
+//! helpers to look at that file the way an operator would.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use homebus::bus::{Bus, Envelope, Subscription};
+use homebus::config::Config;
+use homebus::event::Event;
+use homebus::hub::Hub;
+use homebus::store::{PersistentBus, Store, StoreOptions, restore_units};
+
+/// A temp dir and the database path inside it (not created yet).
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("homebus.db");
+    (dir, path)
+}
+
+/// A hub whose bus persists to a SQLite file, restored from it at start as
+/// `homebus run` does.
+pub struct StoredHub {
+    /// The hub.
+    pub hub: Arc<Hub>,
+    /// Its bus.
+    pub bus: Arc<PersistentBus>,
+}
+
+impl StoredHub {
+    /// Opens (or creates) `db` with default options; `units` is `[[unit]]` TOML.
+    pub fn open(db: &Path, units: &str) -> Self {
+        Self::open_with(db, units, StoreOptions::default(), 4096)
+    }
+
+    /// Opens `db` with these store options and an in-memory ring of `held` changes.
+    pub fn open_with(db: &Path, units: &str, options: StoreOptions, held: usize) -> Self {
+        let config: Config = homebus::config::parse_str(units, Path::new("test.toml"))
+            .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
+        let store = Arc::new(Store::open(db, options).unwrap());
+        let bus = Arc::new(PersistentBus::start(store.clone(), held, 100_000).unwrap());
+        let hub = Arc::new(Hub::new(&config, bus.clone() as Arc<dyn Bus>).unwrap());
+        let stored = store.units().unwrap();
+        hub.with_registry(|r| restore_units(r, stored));
+        StoredHub { hub, bus }
+    }
+
+    /// Feeds an event from source `src` into the hub as a source would.
+    pub fn event(&self, name: &str, data: Option<&str>) -> Arc<Envelope> {
+        self.hub
+            .ingest(Event::new(Arc::from("src"), name, data.map(str::to_string)))
+    }
+
+    /// Feeds an event carrying an upstream event ID.
+    pub fn event_with_id(&self, name: &str, data: &str, id: &str) -> Arc<Envelope> {
+        let mut event = Event::new(Arc::from("src"), name, Some(data.to_string()));
+        event.id = Some(id.to_string());
+        self.hub.ingest(event)
+    }
+
+    /// Waits until everything published so far is committed.
+    pub fn flush(&self) {
+        assert!(
+            self.bus.flush(Duration::from_secs(20)),
+            "writer did not commit in 20 s"
+        );
+    }
+
+    /// Subscribes through the bus, as the server does.
+    pub fn subscribe(&self, after: Option<u64>) -> Subscription {
+        self.bus.subscribe(after).unwrap()
+    }
+
+    /// Stops the hub: commits what is queued and releases the database.
+    pub fn close(self) {
+        let StoredHub { hub, bus } = self;
+        drop(hub);
+        drop(bus);
+    }
+}
+
+/// A read-only connection to a database, as an operator's tool would open it.
+pub fn read_only(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+}
+
+/// Every seq in the `events` table, in order.
+pub fn stored_seqs(db: &Path) -> Vec<u64> {
+    let conn = read_only(db);
+    let mut stmt = conn.prepare("SELECT seq FROM events ORDER BY seq").unwrap();
+    stmt.query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|s| s.unwrap() as u64)
+        .collect()
+}
