@@ -49,6 +49,15 @@ struct Core {
     next_seq: u64,
 }
 
+impl Core {
+    /// The next sequence number, used up.
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+}
+
 /// Applies events and commands, and publishes the resulting changes.
 pub struct Hub {
     core: Mutex<Core>,
@@ -92,6 +101,11 @@ impl Hub {
         self
     }
 
+    /// Whether this source's config allows it to create and remove units.
+    fn may_create_units(&self, source: &str) -> bool {
+        self.create_units.get(source).copied().unwrap_or(false)
+    }
+
     /// The bus the hub publishes on.
     pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.bus
@@ -128,14 +142,9 @@ impl Hub {
         if event.data.as_deref().is_none_or(|d| d.trim().is_empty()) {
             tracing::info!(source = %event.source, event = %event.name, "event with no data: On");
         }
-        let create = self
-            .create_units
-            .get(&*event.source)
-            .copied()
-            .unwrap_or(false);
+        let create = self.may_create_units(&event.source);
         let mut core = self.core.lock().expect("hub lock");
-        event.seq = core.next_seq;
-        core.next_seq += 1;
+        event.seq = core.take_seq();
         let now = event.received_at;
         let applied = core.registry.apply(&event.name, &command, create, now);
         if let Command::Text(text) = &command {
@@ -176,14 +185,9 @@ impl Hub {
     /// change with no new state) when the source may create units; otherwise
     /// the event is only logged, so configured units never vanish.
     fn remove_unit(&self, mut event: Event) -> Arc<Envelope> {
-        let create = self
-            .create_units
-            .get(&*event.source)
-            .copied()
-            .unwrap_or(false);
+        let create = self.may_create_units(&event.source);
         let mut core = self.core.lock().expect("hub lock");
-        event.seq = core.next_seq;
-        core.next_seq += 1;
+        event.seq = core.take_seq();
         let removed = if create {
             core.registry.remove(&event.name)
         } else {
@@ -264,8 +268,7 @@ impl Hub {
     /// Fires an event through the bus (`POST /api/events/{type}`).
     pub fn fire_event(&self, event_type: &str, data: Value) -> Arc<Envelope> {
         let mut core = self.core.lock().expect("hub lock");
-        let seq = core.next_seq;
-        core.next_seq += 1;
+        let seq = core.take_seq();
         self.bus.publish(BusMessage::Event(FiredEvent {
             seq,
             event_type: event_type.to_string(),
@@ -280,8 +283,7 @@ impl Hub {
         old: Option<EntityState>,
         new: EntityState,
     ) -> Arc<Envelope> {
-        let seq = core.next_seq;
-        core.next_seq += 1;
+        let seq = core.take_seq();
         tracing::info!(seq, entity_id = %new.entity_id, "{} → {} (API)", old.as_ref().map_or("(new)", |o| o.state.as_str()), new.state);
         self.bus.publish(BusMessage::State(Box::new(StateChange {
             seq,
