@@ -3,12 +3,11 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use support::hub_process::HubProcess;
 use support::sse_server::{ScriptedServer, sse_then_hang};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 #[tokio::test]
@@ -28,46 +27,19 @@ async fn run_logs_changes_and_stops_cleanly_on_ctrl_c() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = String::new();
-    let found = tokio::time::timeout(support::wait::DEADLINE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            log.push_str(&line);
-            log.push('\n');
-            if line.contains("switch.motion") && line.contains("unknown → on") {
-                return true;
-            }
-        }
-        false
+    let mut hub = HubProcess::start(dir.path(), &config);
+    hub.wait_for_log("the change of switch.motion", |line| {
+        (line.contains("switch.motion") && line.contains("unknown → on")).then_some(())
     })
     .await;
-    assert!(matches!(found, Ok(true)), "no state change logged:\n{log}");
     assert!(
-        log.contains("cam"),
-        "the source is named in the log:\n{log}"
+        hub.log.contains("cam"),
+        "the source is named in the log:\n{}",
+        hub.log
     );
 
-    let pid = child.id().unwrap().to_string();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("homebus stops within 10 s of Ctrl-C")
-        .unwrap();
+    hub.signal("INT").await;
+    let status = hub.exit_within(Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status}");
 }
 

@@ -3,11 +3,9 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use support::hub_process::HubProcess;
 
 #[tokio::test]
 async fn run_serves_the_api_and_ends_streams_on_sigterm() {
@@ -19,29 +17,8 @@ async fn run_serves_the_api_and_ends_streams_on_sigterm() {
          [[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(support::wait::DEADLINE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split(" addr=").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("homebus ended without logging its address");
-    })
-    .await
-    .expect("homebus logged no address");
-    let base = format!("http://{addr}");
+    let mut hub = HubProcess::start(dir.path(), &config);
+    let base = hub.base_url().await;
 
     let client = support::server::client();
     let mut stream = support::server::SseReader::new(
@@ -62,17 +39,8 @@ async fn run_serves_the_api_and_ends_streams_on_sigterm() {
     let json = stream.event().await.unwrap().json();
     assert_eq!(json["data"]["new_state"]["state"], "on");
 
-    let pid = child.id().unwrap().to_string();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(kill.success());
+    hub.signal("TERM").await;
     assert_eq!(stream.block().await, None, "the stream ends at shutdown");
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("homebus stops within 10 s of SIGTERM")
-        .unwrap();
+    let status = hub.exit_within(Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status}");
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hub;
+pub mod hub_process;
 pub mod server;
 pub mod sse_server;
 pub mod store;
