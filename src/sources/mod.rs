@@ -60,6 +60,22 @@ impl SourceContext {
         self.events.send(event).await.is_ok()
     }
 
+    /// Shows "reconnecting in `delay`" (with `error`, if any) in the status
+    /// and the log, then waits. Returns `false` if the hub shut down meanwhile.
+    pub async fn wait_to_reconnect(
+        &self,
+        url: &str,
+        error: Option<String>,
+        delay: std::time::Duration,
+    ) -> bool {
+        self.status.reconnecting(error, delay);
+        tracing::info!(source = %self.name, %url, "reconnecting in {delay:?}");
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
+        }
+    }
+
     /// Runs one payload through the source's format and emits what it
     /// yields; `name` is the transport's event name, `id` the upstream
     /// event ID. A payload the format cannot read is logged (with the

@@ -140,11 +140,8 @@ pub(super) async fn run(ctx: SourceContext) {
                     tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
                 }
                 worked = false;
-                ctx.status.reconnecting(Some(error), delay);
-                tracing::info!(source = %ctx.name, %url, "reconnecting in {delay:?}");
-                tokio::select! {
-                    _ = ctx.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
+                if !ctx.wait_to_reconnect(&url, Some(error), delay).await {
+                    return;
                 }
                 ctx.status.connecting();
             }

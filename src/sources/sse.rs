@@ -191,11 +191,8 @@ pub(super) async fn run(ctx: SourceContext) {
                 (delay, error)
             }
         };
-        ctx.status.reconnecting(error, delay);
-        tracing::info!(source = %ctx.name, %url, "reconnecting in {delay:?}");
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
+        if !ctx.wait_to_reconnect(&url, error, delay).await {
+            return;
         }
     }
 }
