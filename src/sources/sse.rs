@@ -45,7 +45,7 @@ impl SseRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum SseConnectError {
     /// The request failed (refused, DNS, TLS, timeout).
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect: {0}; check that the server is up and the URL is right")]
     Request(String),
     /// The server answered with another status than 200.
     #[error("the server answered {status}; an event stream must answer 200 OK")]
