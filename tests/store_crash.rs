@@ -1,6 +1,7 @@
 //! Crash safety of the real binary: a hub reading thousands of numbered
 //! events from an SSE source is killed with SIGKILL mid-stream. Every change
-//! it had reported persisted before the kill is still in the database, the
+//! it had served to a subscriber (`/api/stream`) or reported persisted
+//! before the kill is still in the database, the
 //! database passes `PRAGMA integrity_check`, and the restarted hub resumes
 //! the source with `Last-Event-ID` so the log ends up holding every event
 //! exactly once.
@@ -10,11 +11,14 @@ mod support;
 use std::convert::Infallible;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::{StreamExt, stream};
 use support::sse_server::{ScriptedServer, sse_stream};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Events the source sends in all.
@@ -42,18 +46,54 @@ fn numbered_events(start: u64) -> axum::response::Response {
     sse_stream(chunks)
 }
 
-fn start_hub(dir: &Path, config: &Path, log: &str) -> Child {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_homebus"))
+/// Starts `homebus run`; returns it and its HTTP base URL (read from its log).
+async fn start_hub(dir: &Path, config: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_homebus"))
         .args(["run", "-c"])
         .arg(config)
         .current_dir(dir)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,homebus::server=info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(support::wait::DEADLINE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split(" addr=").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("homebus ended without logging its address");
+    })
+    .await
+    .expect("homebus logged no address");
+    // Keep reading its log so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://{addr}"))
+}
+
+/// Follows `/api/stream` and records the highest seq it was served.
+async fn follow_stream(base: &str) -> Arc<AtomicU64> {
+    let served = Arc::new(AtomicU64::new(0));
+    let response = support::server::client()
+        .get(format!("{base}/api/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = support::server::SseReader::new(response);
+    let seen = served.clone();
+    tokio::spawn(async move {
+        while let Some(block) = stream.event().await {
+            if let Some(seq) = block.id.as_deref().and_then(|id| id.parse().ok()) {
+                seen.fetch_max(seq, Ordering::SeqCst);
+            }
+        }
+    });
+    served
 }
 
 /// `(seq, data)` of every stored event, in seq order, read in one snapshot;
@@ -100,27 +140,42 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     )
     .unwrap();
 
-    let mut hub = start_hub(dir.path(), &config, "first.log");
-    // What the hub has acknowledged: the changes its store reports
-    // committed, as any reader of the database sees them.
-    let acknowledged = support::wait::until(
-        "the hub to persist 3000 events",
+    let (mut hub, base) = start_hub(dir.path(), &config).await;
+    let served = follow_stream(&base).await;
+    // What the hub has acknowledged: the changes it served to a subscriber,
+    // and the changes its store reports committed, as any reader of the
+    // database sees them.
+    let persisted = support::wait::until(
+        "the hub to serve and persist 3000 changes",
         support::wait::DEADLINE,
-        || try_stored_events(&db).filter(|events| events.len() >= 3000),
+        || {
+            try_stored_events(&db)
+                .filter(|events| events.len() >= 3000 && served.load(Ordering::SeqCst) >= 3000)
+        },
     )
     .await;
     hub.start_kill().unwrap();
     hub.wait().await.unwrap();
-    let last_acknowledged: u64 = acknowledged.last().unwrap().1.parse().unwrap();
+    let served = served.load(Ordering::SeqCst);
+    let last_acknowledged: u64 = persisted.last().unwrap().1.parse().unwrap();
     assert!(
-        last_acknowledged < TOTAL - 1,
+        last_acknowledged < TOTAL - 1 && served < TOTAL,
         "the kill came after the stream ended; the test proves nothing"
     );
 
     let after_crash = stored_events(&db);
     assert!(
-        after_crash.starts_with(&acknowledged),
-        "changes acknowledged before the kill are missing after it"
+        after_crash.starts_with(&persisted),
+        "changes reported persisted before the kill are missing after it"
+    );
+    assert!(
+        after_crash.len() as u64 >= served
+            && after_crash
+                .iter()
+                .take(served as usize)
+                .map(|(seq, _)| *seq)
+                .eq(1..=served),
+        "changes served to a subscriber before the kill (through seq {served}) are missing after it"
     );
     let conn = rusqlite::Connection::open(&db).unwrap();
     let integrity: String = conn
@@ -130,7 +185,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     drop(conn);
     let last_stored: u64 = after_crash.last().unwrap().1.parse().unwrap();
 
-    let _hub = start_hub(dir.path(), &config, "second.log");
+    let (_hub, base) = start_hub(dir.path(), &config).await;
     let all = support::wait::until(
         "the restarted hub to persist the rest of the stream",
         support::wait::DEADLINE,
@@ -150,6 +205,18 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     assert!(values.iter().copied().eq(0..TOTAL), "events out of order");
     let seqs: Vec<u64> = all.iter().map(|(seq, _)| *seq).collect();
     assert!(seqs.iter().copied().eq(1..=TOTAL), "seq did not continue");
+    let restored = support::server::client()
+        .get(format!("{base}/api/states/sensor.counter"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        restored.contains(&format!("\"state\":\"{}\"", TOTAL - 1)),
+        "the restarted hub serves the last state: {restored}"
+    );
     let resumed = server
         .request(1)
         .expect("the restarted hub connected again");
