@@ -29,11 +29,7 @@ pub async fn entity_state(
     State(state): State<AppState>,
     Path(entity_id): Path<String>,
 ) -> Result<Json<EntityState>, ApiError> {
-    state
-        .hub
-        .state(&entity_id)
-        .map(Json)
-        .ok_or_else(|| unit_error(UnitError::UnknownEntity(entity_id)))
+    current_state(&state, entity_id)
 }
 
 /// Body of `POST /api/states/{entity_id}`.
@@ -71,11 +67,7 @@ pub async fn set_state(
         .hub
         .set_state(&entity_id, &text, body.attributes)
         .map_err(unit_error)?;
-    state
-        .hub
-        .state(&entity_id)
-        .map(Json)
-        .ok_or_else(|| unit_error(UnitError::UnknownEntity(entity_id)))
+    current_state(&state, entity_id)
 }
 
 /// Body of `POST /api/units/{address}/command`.
@@ -207,4 +199,13 @@ fn unit_error(error: UnitError) -> ApiError {
         }
         other => ApiError::bad_request(other.to_string()),
     }
+}
+
+/// An entity's state as JSON, or the 404 for an unknown entity.
+fn current_state(state: &AppState, entity_id: String) -> Result<Json<EntityState>, ApiError> {
+    state
+        .hub
+        .state(&entity_id)
+        .map(Json)
+        .ok_or_else(|| unit_error(UnitError::UnknownEntity(entity_id)))
 }
