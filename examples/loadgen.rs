@@ -65,6 +65,10 @@ struct Args {
     /// Subscribers connecting at once.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Persist changes in a SQLite file in the tool's temp dir (the hub's
+    /// default), instead of `":memory:"`, to measure what the store adds.
+    #[arg(long)]
+    persist: bool,
 }
 
 /// Latency histogram: 50 µs buckets up to 10 s, plus overflow.
@@ -267,11 +271,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .port();
             let dir = tempfile::tempdir()?;
             let config = dir.path().join("homebus.toml");
+            let database = if args.persist {
+                dir.path().join("homebus.db").display().to_string()
+            } else {
+                ":memory:".to_string()
+            };
             std::fs::write(
                 &config,
                 format!(
                     "[server]\nlisten = \"127.0.0.1:{port}\"\nwebsocket_port = 0\n\
-                     database = \":memory:\"\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n",
+                     database = {database:?}\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n",
                     args.unit
                 ),
             )?;

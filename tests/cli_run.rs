@@ -72,3 +72,82 @@ async fn bad_config_is_refused_at_start_with_its_position() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("homebus.toml:3:1"), "{stderr}");
 }
+
+/// The store's counters are on `/metrics` of the running binary, and show
+/// every change as persisted once the hub has answered for it.
+#[tokio::test]
+async fn metrics_show_what_the_store_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("homebus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \"{}\"\n\n\
+             [[unit]]\naddress = \"LAMP\"\nkind = \"switch\"\n",
+            dir.path().join("homebus.db").display()
+        ),
+    )
+    .unwrap();
+    let mut hub = HubProcess::start(dir.path(), &config);
+    let base = hub.base_url().await;
+    let http = homebus::http_client::client_builder().build().unwrap();
+    for command in ["on", "off", "on"] {
+        let answer = http
+            .post(format!("{base}/api/units/LAMP/command"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"command":"{command}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+    let sample = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+    };
+    let read_metrics = || async {
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + support::wait::DEADLINE;
+    let text = loop {
+        let text = read_metrics().await;
+        if sample(&text, "homebus_store_changes_persisted_total").is_some_and(|n| n >= 3) {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store never reported three changes persisted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let last = sample(&text, "homebus_last_seq").unwrap();
+    assert_eq!(
+        sample(&text, "homebus_store_persisted_seq"),
+        Some(last),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "homebus_store_accepted_seq"),
+        Some(last),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "homebus_store_write_errors_total"),
+        Some(0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE homebus_store_backpressure_waits_total counter"),
+        "{text}"
+    );
+
+    hub.signal("INT").await;
+    assert!(hub.exit_within(Duration::from_secs(10)).await.success());
+}

@@ -73,6 +73,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Some(bus) => history_router(bus.store().clone()),
             None => history_unavailable_router(),
         },
+        metrics: persistent.as_ref().map(|bus| {
+            // Weak: the server must not keep the store open past shutdown.
+            let bus = Arc::downgrade(bus);
+            let metrics: crate::server::ExtraMetrics = Arc::new(move || {
+                bus.upgrade()
+                    .map(|bus| bus.metrics().prometheus())
+                    .unwrap_or_default()
+            });
+            metrics
+        }),
         ..ExtraRoutes::default()
     };
     let server = crate::server::start_with(&config, hub.clone(), shutdown.clone(), extra).await?;

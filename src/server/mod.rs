@@ -98,6 +98,8 @@ pub struct Shared {
     pub retry: Duration,
     /// The WebSocket port actually bound (reported by the deCONZ config).
     pub websocket_port: u16,
+    /// Other parts' counters, appended to `/metrics`.
+    pub extra_metrics: Option<ExtraMetrics>,
     /// Never sent on: dropped with the last handle on this state, which
     /// tells [`Server::stopped`] that every WebSocket task has ended too
     /// (upgraded connections outlive the HTTP server's own shutdown).
@@ -116,6 +118,10 @@ impl Deref for AppState {
     }
 }
 
+/// More Prometheus text for `/metrics`, rendered by another part of homebus
+/// (the store's counters) each time the endpoint is read.
+pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Routes from other parts of homebus, merged into the main port.
 #[derive(Default)]
 pub struct ExtraRoutes {
@@ -123,6 +129,8 @@ pub struct ExtraRoutes {
     pub public: Router,
     /// Served behind the same auth as the API (`/api/history`).
     pub protected: Router,
+    /// Appended to `/metrics`.
+    pub metrics: Option<ExtraMetrics>,
 }
 
 /// A running server.
@@ -209,6 +217,7 @@ pub async fn start_with(
         keepalive: server.keepalive,
         retry: server.sse_retry,
         websocket_port: websocket_addr.port(),
+        extra_metrics: extra.metrics.clone(),
         _alive: alive_sender.clone(),
     }));
     let app = router(state.clone(), server, extra);

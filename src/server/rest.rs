@@ -175,11 +175,11 @@ pub async fn deconz_config(State(state): State<AppState>, Path(key): Path<String
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&state.hub),
-    )
-        .into_response()
+    let mut text = state.metrics.render(&state.hub);
+    if let Some(extra) = &state.extra_metrics {
+        text.push_str(&extra());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `GET /healthz`: the server answers.
