@@ -28,6 +28,12 @@ pub struct Event {
     /// The upstream system says the device is gone (deCONZ `deleted`): the
     /// hub removes the unit at `name` if the source may create units.
     pub remove: bool,
+    /// Whether this is the last event decoded from its upstream payload.
+    /// Only such an event moves the source's stored resume point (`id`):
+    /// if the hub dies between the commits of one payload's events, the
+    /// source is replayed the whole payload (the repeated head changes
+    /// nothing) instead of losing its tail.
+    pub ends_payload: bool,
 }
 
 impl Event {
@@ -41,6 +47,7 @@ impl Event {
             id: None,
             received_at: Utc::now(),
             remove: false,
+            ends_payload: true,
         }
     }
 }

@@ -3,11 +3,13 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use homebus::bus::{Bus, BusError, BusMessage, Subscription};
+use homebus::event::Event;
 use homebus::store::StoreOptions;
 use homebus::units::EntityState;
 use support::store::{StoredHub, read_only, stored_seqs, temp_db};
@@ -149,6 +151,26 @@ async fn each_sources_last_upstream_event_id_is_stored_for_resuming() {
     let second = StoredHub::open(&db, UNITS);
     let cursors = second.bus.store().source_cursors().unwrap();
     assert_eq!(cursors.get("src").map(String::as_str), Some("up-2"));
+}
+
+/// A crash between the commits of one payload's events (a `file-kv` or
+/// deCONZ payload can hold several) must not lose the rest: the source's
+/// resume point moves only with the payload's last event, so the source is
+/// sent the whole payload again.
+#[tokio::test]
+async fn a_payload_whose_tail_was_not_committed_is_resumed_from_its_start() {
+    let (_dir, db) = temp_db();
+    let first = StoredHub::open(&db, UNITS);
+    first.event_with_id("LAMP", "10", "up-1");
+    let mut head = Event::new(Arc::from("src"), "LAMP", Some("20".to_string()));
+    head.id = Some("up-2".to_string());
+    head.ends_payload = false;
+    first.hub.ingest(head);
+    first.close();
+
+    let second = StoredHub::open(&db, UNITS);
+    let cursors = second.bus.store().source_cursors().unwrap();
+    assert_eq!(cursors.get("src").map(String::as_str), Some("up-1"));
 }
 
 #[tokio::test]

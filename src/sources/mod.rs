@@ -89,16 +89,27 @@ impl SourceContext {
                 return true;
             }
         };
-        for item in decoded {
-            let mut event = match item {
-                Decoded::Event { name, data } => Event::new(self.name.clone(), name, data),
-                Decoded::Remove { address } => {
-                    let mut event = Event::new(self.name.clone(), address, None);
-                    event.remove = true;
-                    event
-                }
-            };
-            event.id = id.map(str::to_string);
+        let mut events: Vec<Event> = decoded
+            .into_iter()
+            .map(|item| {
+                let mut event = match item {
+                    Decoded::Event { name, data } => Event::new(self.name.clone(), name, data),
+                    Decoded::Remove { address } => {
+                        let mut event = Event::new(self.name.clone(), address, None);
+                        event.remove = true;
+                        event
+                    }
+                };
+                event.id = id.map(str::to_string);
+                event.ends_payload = false;
+                event
+            })
+            .filter(|event| self.config.accepts(&event.name))
+            .collect();
+        if let Some(last) = events.last_mut() {
+            last.ends_payload = true;
+        }
+        for event in events {
             if !self.emit(event).await {
                 return false;
             }
@@ -119,4 +130,64 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
             SourceType::Demo => demo::run(ctx).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A context for one `file-kv` source, and the receiving end of its events.
+    fn context(extra: &str) -> (SourceContext, mpsc::Receiver<Event>) {
+        let config = crate::config::parse_str(
+            &format!(
+                "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:1/\"\n\
+                 format = \"file-kv\"\n{extra}"
+            ),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let (events, receiver) = mpsc::channel(16);
+        let context = SourceContext {
+            config: Arc::new(config.sources[0].clone()),
+            name: Arc::from("s"),
+            events,
+            status: Arc::new(SourceStatus::new("s", "sse", "http://127.0.0.1:1/")),
+            shutdown: CancellationToken::new(),
+            resume_id: None,
+        };
+        (context, receiver)
+    }
+
+    fn received(receiver: &mut mpsc::Receiver<Event>) -> Vec<(String, Option<String>, bool)> {
+        std::iter::from_fn(|| receiver.try_recv().ok())
+            .map(|e| (e.name, e.id, e.ends_payload))
+            .collect()
+    }
+
+    const TWO_EVENTS: &str = r#"event="a";data=1 event="b";data=2"#;
+
+    #[tokio::test]
+    async fn only_the_last_event_of_a_payload_ends_it() {
+        let (context, mut receiver) = context("");
+        assert!(context.deliver("x", Some(TWO_EVENTS), Some("7")).await);
+        assert_eq!(
+            received(&mut receiver),
+            vec![
+                ("a".into(), Some("7".into()), false),
+                ("b".into(), Some("7".into()), true),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_event_the_whitelist_lets_through_ends_the_payload() {
+        let (context, mut receiver) = context("events = [\"a\"]\n");
+        assert!(context.deliver("x", Some(TWO_EVENTS), Some("7")).await);
+        assert_eq!(
+            received(&mut receiver),
+            vec![("a".into(), Some("7".into()), true)]
+        );
+    }
 }

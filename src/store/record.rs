@@ -118,6 +118,9 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<BusMessage> {
         // column serves both.
         received_at: time,
         remove,
+        // Whether it ended its payload is not kept; it only mattered for
+        // the source's resume point, which was written with it.
+        ends_payload: true,
     };
     Ok(match kind {
         KIND_STATE => BusMessage::State(Box::new(StateChange {

@@ -248,6 +248,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Envelope>]) -> rusqlite::Resu
                 BusMessage::Event(_) => None,
             };
             if let Some(event) = cause
+                && event.ends_payload
                 && let Some(id) = event.id.as_deref()
             {
                 cursors.insert(&event.source, (id, micros(&event.received_at)));
