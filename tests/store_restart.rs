@@ -234,8 +234,9 @@ async fn replayed_changes_equal_the_ones_served_live() {
     first
         .hub
         .fire_event("doorbell", serde_json::json!({"floor": 1}));
+    // Three are served: "nobody" changed nothing, so it is only logged.
     let mut served = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..3 {
         served.push(live.next().await.unwrap().unwrap().message.clone());
     }
     drop(live);
@@ -244,7 +245,7 @@ async fn replayed_changes_equal_the_ones_served_live() {
     let second = StoredHub::open_with(&db, UNITS, StoreOptions::default(), 2);
     let mut replay = second.subscribe(Some(0));
     let mut replayed = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..3 {
         replayed.push(replay.next().await.unwrap().unwrap().message.clone());
     }
     let served: Vec<BusMessage> = served.into_iter().map(to_micros).collect();

@@ -60,7 +60,13 @@ impl InProcessBus {
             held.messages.push_back(envelope.clone());
         }
         // Sending under the lock keeps backlog and live feed in one order.
-        let _ = self.live.send(envelope);
+        // An event that changed nothing is kept (a resuming client's
+        // backlog stays gap-free) but not broadcast: no subscriber serves
+        // it, and waking every subscriber for it is the cost of a whole
+        // fan-out for nothing.
+        if !envelope.message.is_received() {
+            let _ = self.live.send(envelope);
+        }
     }
 }
 
@@ -95,7 +101,7 @@ impl Bus for InProcessBus {
                 }
                 held.messages
                     .iter()
-                    .filter(|e| e.seq() > after)
+                    .filter(|e| e.seq() > after && !e.message.is_received())
                     .cloned()
                     .collect()
             }
@@ -210,6 +216,20 @@ mod tests {
             Err(BusError::TooOld { after: 50, .. })
         ));
         assert!(bus.subscribe(Some(3)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn events_that_changed_nothing_do_not_reach_live_subscribers() {
+        let bus = InProcessBus::new(16, 16);
+        let mut sub = bus.subscribe(None).unwrap();
+        let unchanged = crate::event::Event::new(Arc::from("src"), "LAMP", Some("on".into()));
+        bus.publish(BusMessage::Received(crate::event::Event {
+            seq: 1,
+            ..unchanged
+        }));
+        bus.publish(event(2));
+        assert_eq!(seqs(&mut sub, 1).await, vec![2]);
+        assert_eq!(bus.last_seq(), 2);
     }
 
     #[tokio::test]

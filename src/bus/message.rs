@@ -61,6 +61,12 @@ impl BusMessage {
             BusMessage::Received(e) => e.seq,
         }
     }
+
+    /// Whether this is an event that changed nothing, which is logged but
+    /// never served.
+    pub fn is_received(&self) -> bool {
+        matches!(self, BusMessage::Received(_))
+    }
 }
 
 /// How many output shapes may cache their encoding in an envelope.

@@ -39,7 +39,9 @@ pub enum BusError {
     },
 }
 
-/// A live feed of changes: the held backlog first, then live ones.
+/// A live feed of changes: the held backlog first, then live ones. Events
+/// that changed nothing ([`BusMessage::Received`]) are logged by the store
+/// but never yielded: no subscriber serves them.
 pub type Subscription = Pin<Box<dyn Stream<Item = Result<Arc<Envelope>, BusError>> + Send>>;
 
 /// Where changes are published and subscribed to.

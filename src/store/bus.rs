@@ -342,11 +342,19 @@ impl PersistentBus {
                                             return None;
                                         }
                                     };
+                                    // Resume after the page's last seq, even
+                                    // when that one is not served.
+                                    let last = messages.last().map_or(after, BusMessage::seq);
                                     page = messages
                                         .into_iter()
+                                        .filter(|m| !m.is_received())
                                         .map(|m| Arc::new(Envelope::new(m)))
                                         .collect();
-                                    phase = Replay::Store { after, page };
+                                    phase = if page.is_empty() {
+                                        Replay::Store { after: last, page }
+                                    } else {
+                                        Replay::Store { after, page }
+                                    };
                                 }
                                 Err(e) => return Some((Err(e), Replay::Done)),
                             }
