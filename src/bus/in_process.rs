@@ -2,7 +2,8 @@
 //! pace, plus a bounded backlog for clients that resume.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use futures_util::stream;
 use tokio::sync::broadcast;
@@ -15,6 +16,17 @@ pub struct InProcessBus {
     live: broadcast::Sender<Arc<Envelope>>,
     /// Recent messages for subscribers that resume after a seq.
     held: Mutex<Held>,
+    /// Broadcasts for crowds, when set (see [`InProcessBus::with_fanout_thread`]).
+    fanout: Option<FanoutThread>,
+}
+
+/// A thread that broadcasts live messages in the publisher's stead.
+struct FanoutThread {
+    sender: mpsc::Sender<Arc<Envelope>>,
+    /// Handed to the thread and not yet broadcast.
+    queued: Arc<AtomicUsize>,
+    /// Subscribers from which messages go through the thread.
+    from_subscribers: usize,
 }
 
 struct Held {
@@ -37,7 +49,45 @@ impl InProcessBus {
                 capacity: held,
                 last_seq: 0,
             }),
+            fanout: None,
         }
+    }
+
+    /// Like [`InProcessBus::new`], but once `from_subscribers` subscribers
+    /// are connected, live messages are broadcast by a thread of the bus's
+    /// own, outside the async runtime.
+    ///
+    /// Why: waking a subscriber from a runtime worker puts it on that
+    /// worker's own queue, so one change published by a REST handler or a
+    /// source wakes thousands of subscribers onto one worker, and the other
+    /// has to steal them. Woken from outside the runtime they go to the
+    /// runtime's shared queue and every worker starts on them at once: with
+    /// 10,000 subscribers p99 fell by 15–25 % (`docs/PERFORMANCE.md`).
+    /// With few subscribers the thread hop would only add latency, so
+    /// messages are broadcast in place until the crowd is there.
+    pub fn with_fanout_thread(
+        held: usize,
+        lag_limit: usize,
+        from_subscribers: usize,
+    ) -> std::io::Result<Self> {
+        let mut bus = Self::new(held, lag_limit);
+        let (sender, receiver) = mpsc::channel::<Arc<Envelope>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (live, pending) = (bus.live.clone(), queued.clone());
+        std::thread::Builder::new()
+            .name("homebus-fanout".into())
+            .spawn(move || {
+                for envelope in receiver {
+                    let _ = live.send(envelope);
+                    pending.fetch_sub(1, Ordering::Release);
+                }
+            })?;
+        bus.fanout = Some(FanoutThread {
+            sender,
+            queued,
+            from_subscribers,
+        });
+        Ok(bus)
     }
 
     /// Sets the seq the next publish must exceed (after a restore from the store).
@@ -64,8 +114,25 @@ impl InProcessBus {
         // backlog stays gap-free) but not broadcast: no subscriber serves
         // it, and waking every subscriber for it is the cost of a whole
         // fan-out for nothing.
-        if !envelope.message.is_received() {
-            let _ = self.live.send(envelope);
+        if envelope.message.is_received() {
+            return;
+        }
+        match &self.fanout {
+            // Through the thread while a crowd listens, or while earlier
+            // messages still wait there (so the order never changes).
+            Some(fanout)
+                if fanout.queued.load(Ordering::Acquire) > 0
+                    || self.live.receiver_count() >= fanout.from_subscribers =>
+            {
+                fanout.queued.fetch_add(1, Ordering::AcqRel);
+                if let Err(mpsc::SendError(envelope)) = fanout.sender.send(envelope) {
+                    fanout.queued.fetch_sub(1, Ordering::AcqRel);
+                    let _ = self.live.send(envelope);
+                }
+            }
+            _ => {
+                let _ = self.live.send(envelope);
+            }
         }
     }
 }
@@ -230,6 +297,35 @@ mod tests {
         bus.publish(event(2));
         assert_eq!(seqs(&mut sub, 1).await, vec![2]);
         assert_eq!(bus.last_seq(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_fanout_thread_keeps_every_message_in_order() {
+        let bus = InProcessBus::with_fanout_thread(16, 2000, 0).unwrap();
+        let mut sub = bus.subscribe(None).unwrap();
+        for seq in 1..=1000 {
+            bus.publish(event(seq));
+        }
+        assert_eq!(seqs(&mut sub, 1000).await, (1..=1000).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn switching_to_and_from_the_fanout_thread_loses_and_reorders_nothing() {
+        let bus = InProcessBus::with_fanout_thread(16, 4000, 2).unwrap();
+        let mut first = bus.subscribe(None).unwrap();
+        let mut seq = 0;
+        let mut publish = |n: u64| {
+            for _ in 0..n {
+                seq += 1;
+                bus.publish(event(seq));
+            }
+        };
+        publish(500); // one subscriber: broadcast in place
+        let second = bus.subscribe(None).unwrap();
+        publish(500); // two: through the thread
+        drop(second);
+        publish(500); // one again: in place once the thread is drained
+        assert_eq!(seqs(&mut first, 1500).await, (1..=1500).collect::<Vec<_>>());
     }
 
     #[tokio::test]

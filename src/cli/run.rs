@@ -10,6 +10,11 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, InProcessBus};
+
+/// Subscribers from which the in-memory bus broadcasts from its own thread
+/// (see `InProcessBus::with_fanout_thread`): below it the thread hop costs
+/// more than it saves.
+const FANOUT_THREAD_FROM: usize = 512;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::server::ExtraRoutes;
@@ -58,7 +63,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let persistent = PersistentBus::from_config(&config.server, held, lag_limit)?;
     let bus: Arc<dyn Bus> = match &persistent {
         Some(bus) => bus.clone(),
-        None => Arc::new(InProcessBus::new(held, lag_limit)),
+        None => Arc::new(
+            InProcessBus::with_fanout_thread(held, lag_limit, FANOUT_THREAD_FROM)
+                .context("cannot start the fan-out thread")?,
+        ),
     };
     let hub =
         Arc::new(Hub::new(&config, bus).context("the units in the config do not fit together")?);
