@@ -10,8 +10,11 @@
 //! ```
 //!
 //! By default it starts `target/release/homebus run` itself (so it can read
-//! the hub's `/proc/<pid>/status`); `--url` and `--pid` point it at a hub
-//! that is already running instead (it needs one sensor unit, `--unit`).
+//! the hub's `/proc/<pid>/status`), with `database = ":memory:"`, or a
+//! SQLite file in the tool's temp dir with `--persist`; `--hub` names
+//! another binary (to compare two builds). `--url` and `--pid` point it at
+//! a hub that is already running instead (it needs one sensor unit,
+//! `--unit`).
 //!
 //! Each change is `POST /api/units/BENCH/command {"command":"set","value":T}`
 //! where `T` is the send time in microseconds since the Unix epoch; every
@@ -455,6 +458,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let under_load = pid.and_then(rss_kib);
     eprintln!();
     let sent = sent.load(Ordering::Relaxed);
+    if args.url.is_none() {
+        println!(
+            "hub: {}, changes {}",
+            args.hub.display(),
+            if args.persist {
+                "persisted to a SQLite file"
+            } else {
+                "kept in memory only"
+            }
+        );
+    }
     println!(
         "subscribers: {} SSE + {} WebSocket, {connected} connected, {} failed, {} closed by the hub",
         args.sse,
