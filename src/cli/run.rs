@@ -10,15 +10,15 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, InProcessBus};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::server::ExtraRoutes;
+use crate::store::{PersistentBus, history_router, history_unavailable_router, restore_units};
 
 /// Subscribers from which the in-memory bus broadcasts from its own thread
 /// (see `InProcessBus::with_fanout_thread`): below it the thread hop costs
 /// more than it saves.
 const FANOUT_THREAD_FROM: usize = 512;
-use crate::config::Config;
-use crate::hub::Hub;
-use crate::server::ExtraRoutes;
-use crate::store::{PersistentBus, history_router, history_unavailable_router, restore_units};
 
 /// Options of `homebus run`.
 #[derive(Debug, clap::Args)]
