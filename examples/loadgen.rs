@@ -401,6 +401,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stats.reset_latency();
     let delivered_before = stats.delivered.load(Ordering::Relaxed);
     let cpu_before = pid.and_then(cpu_seconds);
+    let own_cpu_before = cpu_seconds(std::process::id());
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let inflight = Arc::new(Semaphore::new(64));
@@ -455,6 +456,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let delivered = stats.delivered.load(Ordering::Relaxed) - delivered_before;
     let cpu_after = pid.and_then(cpu_seconds);
+    let own_cpu_after = cpu_seconds(std::process::id());
     let under_load = pid.and_then(rss_kib);
     eprintln!();
     let sent = sent.load(Ordering::Relaxed);
@@ -514,6 +516,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "hub CPU: {:.1} s over {:.1} s of driving = {:.0}% of one core",
             after - before,
             drive_time.as_secs_f64(),
+            (after - before) * 100.0 / drive_time.as_secs_f64()
+        );
+    }
+    // The tool shares the machine with the hub: what it burns, the hub
+    // could not have.
+    if let (Some(before), Some(after)) = (own_cpu_before, own_cpu_after) {
+        println!(
+            "load tool CPU: {:.1} s over the same time = {:.0}% of one core",
+            after - before,
             (after - before) * 100.0 / drive_time.as_secs_f64()
         );
     }
