@@ -52,10 +52,23 @@ impl SourceContext {
     /// Sends an event to the hub if it passes the `events` whitelist, and
     /// counts it. Returns `false` when the hub is gone.
     pub async fn emit(&self, event: Event) -> bool {
-        if !self.config.accepts(&event.name) {
-            tracing::trace!(source = %self.name, event = %event.name, "event not in the whitelist; dropped");
+        if !self.accepts(&event) {
             return true;
         }
+        self.send(event).await
+    }
+
+    /// Whether the `events` whitelist lets `event` through (logged when not).
+    fn accepts(&self, event: &Event) -> bool {
+        let accepted = self.config.accepts(&event.name);
+        if !accepted {
+            tracing::trace!(source = %self.name, event = %event.name, "event not in the whitelist; dropped");
+        }
+        accepted
+    }
+
+    /// Counts an accepted event and sends it to the hub.
+    async fn send(&self, event: Event) -> bool {
         self.status.event_seen(event.received_at);
         self.events.send(event).await.is_ok()
     }
@@ -104,13 +117,13 @@ impl SourceContext {
                 event.ends_payload = false;
                 event
             })
-            .filter(|event| self.config.accepts(&event.name))
+            .filter(|event| self.accepts(event))
             .collect();
         if let Some(last) = events.last_mut() {
             last.ends_payload = true;
         }
         for event in events {
-            if !self.emit(event).await {
+            if !self.send(event).await {
                 return false;
             }
         }
