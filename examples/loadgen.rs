@@ -21,6 +21,8 @@
 //! subscriber finds `T` in what it receives, so latency is measured from the
 //! request leaving the tool to the message arriving, on one clock.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use futures_util::StreamExt;
+use support::{Histogram, cpu_seconds};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -83,41 +86,12 @@ struct Stats {
     connected: AtomicU64,
     failed: AtomicU64,
     closed: AtomicU64,
-    latency: Vec<AtomicU64>,
+    latency: Histogram,
 }
 
 impl Stats {
     fn record(&self, sent_us: u64) {
-        let latency = now_us().saturating_sub(sent_us);
-        let bucket = ((latency / BUCKET_US) as usize).min(BUCKETS - 1);
-        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn percentile(&self, p: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self
-            .latency
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let rank = ((total as f64) * p).ceil() as u64;
-        let mut seen = 0;
-        for (i, count) in counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Some(Duration::from_micros((i as u64 + 1) * BUCKET_US));
-            }
-        }
-        None
-    }
-
-    fn reset_latency(&self) {
-        for c in &self.latency {
-            c.store(0, Ordering::Relaxed);
-        }
+        self.latency.record(now_us().saturating_sub(sent_us));
     }
 }
 
@@ -239,15 +213,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// User + system CPU time of a process, in seconds (clock ticks of 10 ms).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
 fn progress(label: &str, done: f64, total: f64, extra: &str) {
     let width = 30;
     let filled = ((done / total).clamp(0.0, 1.0) * width as f64) as usize;
@@ -344,7 +309,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         connected: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         closed: AtomicU64::new(0),
-        latency: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        latency: Histogram::new(BUCKET_US, BUCKETS),
     });
     let total = args.sse + args.ws;
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
@@ -398,7 +363,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = pid.and_then(rss_kib);
 
-    stats.reset_latency();
+    stats.latency.reset();
     let delivered_before = stats.delivered.load(Ordering::Relaxed);
     let cpu_before = pid.and_then(cpu_seconds);
     let own_cpu_before = cpu_seconds(std::process::id());
@@ -501,8 +466,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "latency change→receipt (sampled 1 in 10 subscribers): p50 {} p99 {}",
-        fmt(stats.percentile(0.50)),
-        fmt(stats.percentile(0.99))
+        fmt(stats.latency.percentile(0.50)),
+        fmt(stats.latency.percentile(0.99))
     );
     if let (Some(base), Some(idle)) = (baseline, idle) {
         println!(

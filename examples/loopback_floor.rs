@@ -23,12 +23,15 @@
 //! A hub cannot beat these figures on the same machine: every delivery
 //! still costs a socket write on one side and a read on the other.
 
+mod support;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use support::{Histogram, cpu_seconds};
 use tokio::io::AsyncReadExt;
 
 /// Options.
@@ -62,7 +65,7 @@ struct Shared {
     made: AtomicU64,
     /// When each message was made, µs after `epoch`, by number.
     made_at: Vec<AtomicU64>,
-    histogram: Vec<AtomicU64>,
+    histogram: Histogram,
     arrived: AtomicU64,
     done: AtomicBool,
 }
@@ -84,7 +87,7 @@ fn main() -> std::io::Result<()> {
         epoch: Instant::now(),
         made: AtomicU64::new(0),
         made_at: (0..total).map(|_| AtomicU64::new(0)).collect(),
-        histogram: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        histogram: Histogram::new(BUCKET_US, BUCKETS),
         arrived: AtomicU64::new(0),
         done: AtomicBool::new(false),
     });
@@ -99,7 +102,8 @@ fn main() -> std::io::Result<()> {
     }
     std::thread::sleep(Duration::from_secs(1));
 
-    let cpu_before = cpu_seconds();
+    let own_cpu = || cpu_seconds(std::process::id()).unwrap_or(0.0);
+    let cpu_before = own_cpu();
     let started = Instant::now();
     let chunk = sockets.len().div_ceil(args.writers.max(1));
     std::thread::scope(|scope| {
@@ -124,23 +128,13 @@ fn main() -> std::io::Result<()> {
     while shared.arrived.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = own_cpu() - cpu_before;
     let arrived = shared.arrived.load(Ordering::Relaxed);
-    let counts: Vec<u64> = shared
-        .histogram
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed))
-        .collect();
-    let percentile = |p: f64| {
-        let rank = ((arrived as f64) * p).ceil() as u64;
-        let mut seen = 0;
-        for (i, count) in counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return (i as u64 + 1) * BUCKET_US;
-            }
-        }
-        BUCKETS as u64 * BUCKET_US
+    let percentile_ms = |p: f64| {
+        shared
+            .histogram
+            .percentile(p)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
         "{} connections, {} writer thread(s), {} messages/s: {arrived} of {expected} delivered \
@@ -150,8 +144,8 @@ fn main() -> std::io::Result<()> {
         args.writers,
         args.rate,
         arrived as f64 / made_for.as_secs_f64(),
-        percentile(0.50) as f64 / 1000.0,
-        percentile(0.99) as f64 / 1000.0,
+        percentile_ms(0.50),
+        percentile_ms(0.99),
         cpu * 1e6 / arrived.max(1) as f64,
     );
     Ok(())
@@ -208,8 +202,7 @@ async fn read(addr: std::net::SocketAddr, shared: Arc<Shared>) {
         let whole = filled / MESSAGE * MESSAGE;
         for message in buffer[..whole].chunks_exact(MESSAGE) {
             let at = u64::from_le_bytes(message[..8].try_into().expect("8 bytes"));
-            let bucket = ((now.saturating_sub(at) / BUCKET_US) as usize).min(BUCKETS - 1);
-            shared.histogram[bucket].fetch_add(1, Ordering::Relaxed);
+            shared.histogram.record(now.saturating_sub(at));
         }
         shared
             .arrived
@@ -217,22 +210,4 @@ async fn read(addr: std::net::SocketAddr, shared: Arc<Shared>) {
         buffer.copy_within(whole..filled, 0);
         filled -= whole;
     }
-}
-
-/// User + system CPU time of this process, in seconds (ticks of 10 ms).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(end) = stat.rfind(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat[end + 2..].split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
 }
