@@ -73,6 +73,13 @@ fn throughput(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     let f = fixture();
     let messages: Vec<BusMessage> = (1..=CHANGES).map(change).collect();
+    // The same changes again, numbered after the last ones published.
+    let next_round = || -> Vec<BusMessage> {
+        messages
+            .iter()
+            .map(|m| renumber(m, f.seq.fetch_add(1, Ordering::Relaxed) + 1))
+            .collect()
+    };
     for batch in [1u64, 10, 100] {
         group.bench_with_input(
             BenchmarkId::new("bursts_committed_each", batch),
@@ -81,10 +88,7 @@ fn throughput(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let prepared: Vec<BusMessage> = messages
-                            .iter()
-                            .map(|m| renumber(m, f.seq.fetch_add(1, Ordering::Relaxed) + 1))
-                            .collect();
+                        let prepared = next_round();
                         let start = Instant::now();
                         for burst in prepared.chunks(batch as usize) {
                             for m in burst {
@@ -103,10 +107,7 @@ fn throughput(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let prepared: Vec<BusMessage> = messages
-                    .iter()
-                    .map(|m| renumber(m, f.seq.fetch_add(1, Ordering::Relaxed) + 1))
-                    .collect();
+                let prepared = next_round();
                 let start = Instant::now();
                 for m in prepared {
                     f.bus.publish(m);

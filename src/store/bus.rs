@@ -141,13 +141,17 @@ impl PersistentBus {
         conn.pragma_update(None, "wal_autocheckpoint", writer::WAL_LIMIT_PAGES)
             .map_err(|source| store.error("configure the writer", source))?;
         let (stop_checkpoints, stop) = mpsc::sync_channel(0);
-        let checkpointer = writer::spawn_checkpointer(store.clone(), store.connect_writer()?, stop)
-            .map_err(|source| StoreError::Io {
-                path: store.path().to_path_buf(),
-                action: "start the checkpoint thread for",
+        let no_thread = |action: &'static str| {
+            let path = store.path().to_path_buf();
+            move |source| StoreError::Io {
+                path,
+                action,
                 hint: "the system is out of threads or memory",
                 source,
-            })?;
+            }
+        };
+        let checkpointer = writer::spawn_checkpointer(store.clone(), store.connect_writer()?, stop)
+            .map_err(no_thread("start the checkpoint thread for"))?;
         let live = inner.clone();
         let writer = writer::spawn(
             store.clone(),
@@ -156,12 +160,7 @@ impl PersistentBus {
             counters.clone(),
             Box::new(move |envelope| live.publish_shared(envelope)),
         )
-        .map_err(|source| StoreError::Io {
-            path: store.path().to_path_buf(),
-            action: "start the writer thread for",
-            hint: "the system is out of threads or memory",
-            source,
-        })?;
+        .map_err(no_thread("start the writer thread for"))?;
         Ok(PersistentBus {
             store,
             inner,
