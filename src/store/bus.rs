@@ -349,11 +349,8 @@ impl PersistentBus {
                                         .filter(|m| !m.is_received())
                                         .map(|m| Arc::new(Envelope::new(m)))
                                         .collect();
-                                    phase = if page.is_empty() {
-                                        Replay::Store { after: last, page }
-                                    } else {
-                                        Replay::Store { after, page }
-                                    };
+                                    let after = if page.is_empty() { last } else { after };
+                                    phase = Replay::Store { after, page };
                                 }
                                 Err(e) => return Some((Err(e), Replay::Done)),
                             }
