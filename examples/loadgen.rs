@@ -493,9 +493,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (after - before) * 100.0 / drive_time.as_secs_f64()
         );
     }
+    // With a store, the hub times every change from publish to commit:
+    // what persistence itself adds to the latency above.
+    if let Ok(answer) = with_key(http.get(format!("{base}/metrics"))).send().await
+        && let Ok(text) = answer.text().await
+        && let Some(line) = persist_delay(&text)
+    {
+        println!("{line}");
+    }
     if let Some(mut hub) = child {
         let _ = hub.start_kill();
         let _ = hub.wait().await;
     }
     Ok(())
+}
+
+/// The hub's `homebus_store_persist_delay_seconds` histogram in one line
+/// (quantiles as the bucket bound that holds them), or `None` without a store.
+fn persist_delay(metrics: &str) -> Option<String> {
+    const NAME: &str = "homebus_store_persist_delay_seconds";
+    let value = |suffix: &str| -> Option<f64> {
+        metrics.lines().find_map(|line| {
+            line.strip_prefix(NAME)?
+                .strip_prefix(suffix)?
+                .strip_prefix(' ')?
+                .parse()
+                .ok()
+        })
+    };
+    let count = value("_count")?;
+    let sum = value("_sum")?;
+    if count == 0.0 {
+        return None;
+    }
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(NAME)?.strip_prefix("_bucket{le=\"")?;
+            let (bound, cumulative) = rest.split_once("\"} ")?;
+            Some((bound.parse().ok()?, cumulative.parse().ok()?))
+        })
+        .collect();
+    let quantile = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, cumulative)| *cumulative >= count * q)
+            .map_or("> 1 s".to_string(), |(bound, _)| {
+                format!("≤ {} ms", bound * 1000.0)
+            })
+    };
+    Some(format!(
+        "persist delay publish→commit (the hub's histogram, {count} changes): mean {:.2} ms, p50 {}, p99 {}",
+        sum / count * 1000.0,
+        quantile(0.50),
+        quantile(0.99)
+    ))
 }

@@ -118,7 +118,9 @@ async fn metrics_show_what_the_store_persisted() {
     let deadline = tokio::time::Instant::now() + support::wait::DEADLINE;
     let text = loop {
         let text = read_metrics().await;
-        if sample(&text, "homebus_store_changes_persisted_total").is_some_and(|n| n >= 3) {
+        let persisted = sample(&text, "homebus_store_changes_persisted_total");
+        let timed = sample(&text, "homebus_store_persist_delay_seconds_count");
+        if persisted.is_some_and(|n| n >= 3) && timed.is_some_and(|n| n >= 3) {
             break text;
         }
         assert!(
@@ -145,6 +147,20 @@ async fn metrics_show_what_the_store_persisted() {
     );
     assert!(
         text.contains("# TYPE homebus_store_backpressure_waits_total counter"),
+        "{text}"
+    );
+    // Every persisted change was timed from its publish to its commit.
+    assert_eq!(
+        sample(&text, "homebus_store_persist_delay_seconds_count"),
+        sample(&text, "homebus_store_changes_persisted_total"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "homebus_store_persist_delay_seconds_bucket{le=\"+Inf\"}"
+        ),
+        sample(&text, "homebus_store_changes_persisted_total"),
         "{text}"
     );
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
 
+use super::delay::DelaySnapshot;
 use super::writer::{self, Counters, Job};
 use super::{IN_MEMORY, Store, StoreError, StoreOptions};
 use crate::bus::{Bus, BusError, BusMessage, Envelope, InProcessBus, Subscription};
@@ -44,6 +45,9 @@ pub struct StoreMetrics {
     pub unpersisted: u64,
     /// Old events deleted by retention.
     pub pruned_events: u64,
+    /// How long changes waited from `publish` to their commit: what
+    /// persistence adds to the serve path.
+    pub persist_delay: DelaySnapshot,
 }
 
 impl StoreMetrics {
@@ -105,6 +109,10 @@ impl StoreMetrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             ));
         }
+        out.push_str(&self.persist_delay.prometheus(
+            "homebus_store_persist_delay_seconds",
+            "Time from a change's publish to the commit that made it durable (it is served only after).",
+        ));
         out
     }
 }
@@ -209,6 +217,7 @@ impl PersistentBus {
             write_errors: c.write_errors.load(Ordering::Relaxed),
             unpersisted: c.unpersisted.load(Ordering::Relaxed),
             pruned_events: c.pruned.load(Ordering::Relaxed),
+            persist_delay: c.persist_delay.snapshot(),
         }
     }
 
@@ -256,7 +265,7 @@ impl PersistentBus {
     }
 
     fn writer_gone(&self, job: Job) {
-        if let Job::Change(envelope) = job {
+        if let Job::Change(envelope, _) = job {
             self.counters.unpersisted.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 database = %self.store.path().display(),
@@ -384,7 +393,7 @@ impl Bus for PersistentBus {
     fn publish(&self, message: BusMessage) -> Arc<Envelope> {
         let envelope = Arc::new(Envelope::new(message));
         self.accepted.store(envelope.seq(), Ordering::Release);
-        self.enqueue(Job::Change(envelope.clone()));
+        self.enqueue(Job::Change(envelope.clone(), Instant::now()));
         envelope
     }
 

@@ -9,6 +9,7 @@
 //! - [`PersistentBus`]: the [`Bus`](crate::bus::Bus) that persists each
 //!   change before serving it, and replays from the store when the
 //!   in-memory ring no longer holds what a resuming client missed.
+//! - [`delay`]: how long changes wait for their commit, for `/metrics`.
 //! - [`query`]: restore, replay, history and statistics.
 //! - [`retention`]: pruning of old events in small batches.
 //! - [`http`]: `GET /api/history`.
@@ -17,6 +18,7 @@
 //! never by SQL. What survives what is written down in `docs/durability.md`.
 
 mod bus;
+pub mod delay;
 pub mod http;
 pub mod lock;
 pub mod query;

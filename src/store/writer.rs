@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::delay::DelayHistogram;
 use super::record::{self, micros};
 use super::retention::Pruner;
 use super::{Store, StoreOptions};
@@ -23,8 +24,9 @@ use crate::units::EntityState;
 
 /// What the writer is asked to do.
 pub enum Job {
-    /// Persist this change, then deliver it live.
-    Change(Arc<Envelope>),
+    /// Persist this change (published at the instant given), then deliver
+    /// it live.
+    Change(Arc<Envelope>, Instant),
     /// Answer once everything sent before is committed.
     Flush(SyncSender<()>),
 }
@@ -46,6 +48,8 @@ pub struct Counters {
     pub unpersisted: AtomicU64,
     /// Events deleted by retention.
     pub pruned: AtomicU64,
+    /// How long each change waited from `publish` to its commit.
+    pub persist_delay: DelayHistogram,
     /// Set when the bus is dropped: stop retrying a failing disk forever.
     pub closing: AtomicBool,
 }
@@ -128,6 +132,7 @@ impl Writer {
     fn run(mut self, jobs: Receiver<Job>) {
         let max_batch = self.store.options().max_batch.max(1);
         let mut batch: Vec<Arc<Envelope>> = Vec::with_capacity(max_batch.min(65_536));
+        let mut published: Vec<Instant> = Vec::with_capacity(batch.capacity());
         let mut flushes = Vec::new();
         loop {
             let first = match jobs.recv_timeout(self.pruner.wait()) {
@@ -141,7 +146,10 @@ impl Writer {
             let mut next = Some(first);
             while let Some(job) = next.take() {
                 match job {
-                    Job::Change(envelope) => batch.push(envelope),
+                    Job::Change(envelope, at) => {
+                        batch.push(envelope);
+                        published.push(at);
+                    }
                     Job::Flush(reply) => flushes.push(reply),
                 }
                 if batch.len() < max_batch {
@@ -149,7 +157,14 @@ impl Writer {
                 }
             }
             if !batch.is_empty() {
-                self.commit(&batch);
+                let committed = self.commit(&batch).then(Instant::now);
+                for at in published.drain(..) {
+                    if let Some(committed) = committed {
+                        self.counters
+                            .persist_delay
+                            .observe(committed.saturating_duration_since(at));
+                    }
+                }
                 for envelope in batch.drain(..) {
                     (self.deliver)(envelope);
                 }
@@ -166,7 +181,8 @@ impl Writer {
     /// Writes a batch, retrying (with a growing pause) until it is committed:
     /// a change is never dropped because the disk hiccuped. Meanwhile the
     /// queue fills and `publish` applies back-pressure to the sources.
-    fn commit(&mut self, batch: &[Arc<Envelope>]) {
+    /// Returns false only when it gave up at shutdown.
+    fn commit(&mut self, batch: &[Arc<Envelope>]) -> bool {
         let mut pause = Duration::from_millis(50);
         let mut attempts = 0u32;
         loop {
@@ -190,7 +206,7 @@ impl Writer {
                             "giving up at shutdown: {} changes were not persisted",
                             batch.len()
                         );
-                        return;
+                        return false;
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
@@ -203,6 +219,7 @@ impl Writer {
             .changes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     fn prune(&mut self) {
