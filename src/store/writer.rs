@@ -157,14 +157,13 @@ impl Writer {
                 }
             }
             if !batch.is_empty() {
-                let committed = self.commit(&batch).then(Instant::now);
-                for at in published.drain(..) {
-                    if let Some(committed) = committed {
-                        self.counters
-                            .persist_delay
-                            .observe(committed.saturating_duration_since(at));
+                if let Some(committed) = self.commit(&batch).then(Instant::now) {
+                    for at in &published {
+                        let delay = committed.saturating_duration_since(*at);
+                        self.counters.persist_delay.observe(delay);
                     }
                 }
+                published.clear();
                 for envelope in batch.drain(..) {
                     (self.deliver)(envelope);
                 }
