@@ -537,7 +537,7 @@ fn persist_delay(metrics: &str) -> Option<String> {
     let quantile = |q: f64| {
         buckets
             .iter()
-            .find(|(_, cumulative)| *cumulative >= count * q)
+            .find(|(bound, cumulative)| bound.is_finite() && *cumulative >= count * q)
             .map_or("> 1 s".to_string(), |(bound, _)| {
                 format!("≤ {} ms", bound * 1000.0)
             })
