@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::interpret::{Command, interpret};
 use crate::sources::{self, SourceContext, SourceStatus, SourceStatusView};
-use crate::units::{Applied, EntityState, UnitError, UnitRegistry};
+use crate::units::{Applied, EntityState, UnitError, UnitRegistry, UnmatchedEvents, UnmatchedList};
 
 /// Receives the plain-text data that the rules do not turn into a state
 /// (the XTension "script handler").
@@ -47,6 +47,9 @@ struct Core {
     registry: UnitRegistry,
     /// The seq given to the next event or change.
     next_seq: u64,
+    /// Events no unit took, for `GET /api/events/unmatched`: under this
+    /// lock, it costs matched events nothing.
+    unmatched: UnmatchedEvents,
 }
 
 impl Core {
@@ -83,6 +86,7 @@ impl Hub {
             core: Mutex::new(Core {
                 registry,
                 next_seq: bus.last_seq() + 1,
+                unmatched: UnmatchedEvents::default(),
             }),
             bus,
             create_units: config
@@ -131,6 +135,18 @@ impl Hub {
         self.sources.iter().map(|s| s.view()).collect()
     }
 
+    /// The event names sources delivered that no unit has taken (names
+    /// that have since become a unit's address are left out).
+    pub fn unmatched_events(&self) -> UnmatchedList {
+        let mut core = self.core.lock().expect("hub lock");
+        let Core {
+            registry,
+            unmatched,
+            ..
+        } = &mut *core;
+        unmatched.list(|name| registry.by_address(name).is_some())
+    }
+
     /// Numbers a source event, applies it by the XTension rules and
     /// publishes the result: a state change, or the event itself when it
     /// changed nothing.
@@ -173,7 +189,8 @@ impl Hub {
                 }))
             }
             Applied::NoUnit => {
-                tracing::info!(source = %event.source, event = %event.name, "no unit has this address; event logged");
+                tracing::info!(source = %event.source, event = %event.name, "no unit has this address; listed at /api/events/unmatched");
+                core.unmatched.record(&event, &command, create);
                 BusMessage::Received(event)
             }
             Applied::Unchanged => BusMessage::Received(event),

@@ -1,12 +1,15 @@
 //! Units: the named things (switches, dimmers, sensors) that events drive,
-//! and their state in Home Assistant's shape.
+//! and their state in Home Assistant's shape, and the record of events
+//! that no unit took.
 
 mod kind;
 mod registry;
 mod state;
 mod unit;
+mod unmatched;
 
 pub use kind::UnitKind;
 pub use registry::{Applied, UnitError, UnitRegistry};
 pub use state::EntityState;
 pub use unit::{Unit, UnitValue, default_entity_id};
+pub use unmatched::{MAX_TEXT_CHARS, UnmatchedEvent, UnmatchedEvents, UnmatchedList, unit_section};

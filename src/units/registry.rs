@@ -184,7 +184,7 @@ impl UnitRegistry {
 }
 
 /// The kind a new unit gets from its first command, or `None` for plain text.
-fn kind_for(command: &Command) -> Option<UnitKind> {
+pub(super) fn kind_for(command: &Command) -> Option<UnitKind> {
     match command {
         Command::On | Command::Off => Some(UnitKind::Switch),
         Command::SetValue(_) => Some(UnitKind::Sensor),
