@@ -9,6 +9,7 @@
 //! - [`sse_encode`]: the SSE wire format.
 //! - [`ws`]: deCONZ WebSocket push (`/ws` and `server.websocket_port`).
 //! - [`rest`]: states, commands, events, sources, deCONZ config, metrics.
+//! - [`unmatched`]: the events no unit took, with the `[[unit]]` to add.
 //! - [`auth`]: API keys and JWTs.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`listener`]: the TCP listener that cuts off clients that stop reading.
@@ -28,6 +29,7 @@ pub mod shapes;
 pub mod sse_encode;
 pub mod stream;
 pub mod subscribe;
+pub mod unmatched;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -304,6 +306,10 @@ pub fn router(state: AppState, server: &ServerConfig, extra: ExtraRoutes) -> Rou
         )
         .route("/api/units/{address}/command", post(rest::command))
         .route("/api/events/{event_type}", post(rest::fire_event))
+        .route(
+            "/api/events/unmatched",
+            get(unmatched::list).post(unmatched::fire),
+        )
         .route("/api/sources", get(rest::sources))
         .route("/ws", get(ws::upgrade))
         .route("/metrics", get(rest::metrics))
