@@ -1,5 +1,6 @@
 // The dashboard: loads the units, follows the live stream, polls the
-// sources, and asks for an API key when the hub wants one.
+// sources and the events no unit took, and asks for an API key when the
+// hub wants one.
 
 import { api, apiKey, ApiError, AuthError, setApiKey } from './api.js';
 import { h } from './format.js';
@@ -7,6 +8,7 @@ import { historyPoints } from './history.js';
 import { SourcesPanel } from './sources.js';
 import { LiveStream } from './stream.js';
 import { TileBoard } from './tiles.js';
+import { UnmatchedPanel } from './unmatched.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,6 +36,8 @@ const board = new TileBoard($('tiles'), {
 });
 
 const sources = new SourcesPanel($('sources'), $('sources-empty'), { onAuthError: lock });
+
+const unmatched = new UnmatchedPanel($('unmatched'), $('unmatched-list'), { onAuthError: lock });
 
 const stream = new LiveStream({
   onChange: (state, entityId) => {
@@ -150,6 +154,7 @@ async function loadHistory() {
 function lock(error) {
   stream.stop();
   sources.stop();
+  unmatched.stop();
   const refused = Boolean(apiKey());
   setApiKey('');
   showConnection('locked');
@@ -201,6 +206,7 @@ async function boot() {
   showEmpty();
   stream.start();
   sources.start();
+  unmatched.start();
   loadHistory();
 }
 

@@ -44,6 +44,7 @@ const ASSETS: &[Asset] = &[
     asset!("/sources.js", "sources.js", JS),
     asset!("/stream.js", "stream.js", JS),
     asset!("/tiles.js", "tiles.js", JS),
+    asset!("/unmatched.js", "unmatched.js", JS),
 ];
 
 /// The dashboard's routes, without auth and without state, for the server
