@@ -44,20 +44,6 @@ async fn run_logs_changes_and_stops_cleanly_on_ctrl_c() {
 }
 
 #[tokio::test]
-async fn version_prints_the_package_version() {
-    let output = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("--version")
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap().trim(),
-        format!("homebus {}", env!("CARGO_PKG_VERSION"))
-    );
-}
-
-#[tokio::test]
 async fn bad_config_is_refused_at_start_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("homebus.toml");

@@ -10,9 +10,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// What `homebus --version` prints after the name: the crate version and the
+/// git commit the binary was built from (`unknown` outside a git checkout;
+/// see `build.rs`), so a bug report names the exact code.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("HOMEBUS_GIT_COMMIT"),
+    ")"
+);
+
 /// A real-time event hub for home automation and live dashboards.
 #[derive(Debug, Parser)]
-#[command(name = "homebus", version, about)]
+#[command(name = "homebus", version = VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
