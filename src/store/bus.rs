@@ -21,6 +21,7 @@ use super::writer::{self, Counters, Job};
 use super::{IN_MEMORY, Store, StoreError, StoreOptions};
 use crate::bus::{Bus, BusError, BusMessage, Envelope, InProcessBus, Subscription};
 use crate::config::ServerConfig;
+use crate::prometheus::{Encoder, Kind};
 
 /// Messages read from the store per replay query.
 const REPLAY_PAGE: usize = 1000;
@@ -53,67 +54,66 @@ pub struct StoreMetrics {
 impl StoreMetrics {
     /// The counters in Prometheus text format, for `/metrics`.
     pub fn prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, u64); 8] = [
+        let rows: [(&str, Kind, &str, u64); 8] = [
             (
                 "homebus_store_accepted_seq",
-                "gauge",
+                Kind::Gauge,
                 "Highest seq accepted by the hub.",
                 self.accepted_seq,
             ),
             (
                 "homebus_store_persisted_seq",
-                "gauge",
+                Kind::Gauge,
                 "Highest seq committed to the database.",
                 self.persisted_seq,
             ),
             (
                 "homebus_store_changes_persisted_total",
-                "counter",
+                Kind::Counter,
                 "Changes committed to the database.",
                 self.changes_persisted,
             ),
             (
                 "homebus_store_transactions_total",
-                "counter",
+                Kind::Counter,
                 "Write transactions committed.",
                 self.batches,
             ),
             (
                 "homebus_store_backpressure_waits_total",
-                "counter",
+                Kind::Counter,
                 "Times a publish waited for the database writer (sources held back).",
                 self.backpressure_waits,
             ),
             (
                 "homebus_store_write_errors_total",
-                "counter",
+                Kind::Counter,
                 "Failed write attempts (each retried).",
                 self.write_errors,
             ),
             (
                 "homebus_store_unpersisted_total",
-                "counter",
+                Kind::Counter,
                 "Changes that could not be persisted.",
                 self.unpersisted,
             ),
             (
                 "homebus_store_pruned_events_total",
-                "counter",
+                Kind::Counter,
                 "Old events deleted by retention.",
                 self.pruned_events,
             ),
         ];
-        let mut out = String::new();
+        let mut encoder = Encoder::new();
         for (name, kind, help, value) in rows {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-            ));
+            encoder.family(name, kind, help).sample(&[], value);
         }
-        out.push_str(&self.persist_delay.prometheus(
+        self.persist_delay.encode(
+            &mut encoder,
             "homebus_store_persist_delay_seconds",
             "Time from a change's publish to the commit that made it durable (it is served only after).",
-        ));
-        out
+        );
+        encoder.finish()
     }
 }
 
