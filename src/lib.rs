@@ -17,6 +17,8 @@
 //!   applying a command yields a [`bus::StateChange`].
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
+//! - [`prometheus`]: the one encoder of the Prometheus text format, for the
+//!   store's and the server's counters on `/metrics`.
 //! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`hub`]: the wiring that runs sources, applies their events and publishes the
 //!   changes.
@@ -31,6 +33,7 @@ pub mod format;
 pub mod http_client;
 pub mod hub;
 pub mod interpret;
+pub mod prometheus;
 pub mod server;
 pub mod sources;
 pub mod sse;

@@ -211,3 +211,79 @@ async fn websocket_client_that_falls_behind_is_closed_with_try_again_later() {
         Some(1)
     );
 }
+
+const AUTH: &str = "[auth]\napi_keys = [\"K1\"]";
+
+/// The HTTP status the push port answered a refused handshake with.
+async fn refused_status(url: &str) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("refused with something other than an HTTP status: {other}"),
+        Ok(_) => panic!("connected to {url}"),
+    }
+}
+
+#[tokio::test]
+async fn under_auth_the_push_port_refuses_a_keyless_client_by_default() {
+    let server = TestServer::start(AUTH).await;
+    assert_eq!(refused_status(&server.push_url()).await, 401);
+}
+
+#[tokio::test]
+async fn websocket_open_lets_a_keyless_client_read_the_push_port_under_auth() {
+    let server = TestServer::start(&format!("[server]\nwebsocket_open = true\n{AUTH}")).await;
+    let mut client = connect(&server.push_url()).await;
+    subscribers(&server, 1).await;
+    server.switch("MOTION", true);
+    let json = next_json(&mut client).await;
+    assert_eq!(json["id"], "MOTION");
+    assert_eq!(json["state"]["on"], true);
+}
+
+#[tokio::test]
+async fn websocket_open_still_refuses_a_wrong_key_on_the_push_port() {
+    let server = TestServer::start(&format!("[server]\nwebsocket_open = true\n{AUTH}")).await;
+    let url = format!("{}?api_password=wrong", server.push_url());
+    assert_eq!(refused_status(&url).await, 401);
+    connect(&format!("{}?api_password=K1", server.push_url())).await;
+}
+
+#[tokio::test]
+async fn websocket_open_leaves_ws_on_the_main_port_keyed() {
+    let server = TestServer::start(&format!("[server]\nwebsocket_open = true\n{AUTH}")).await;
+    assert_eq!(refused_status(&server.ws_url("/ws")).await, 401);
+}
+
+/// Starts the real binary on `listen` with `[auth]` and `websocket_open`,
+/// and returns its log up to the line where it starts serving.
+async fn start_up_log(listen: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("homebus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"{listen}\"\nwebsocket_port = 0\ndatabase = \":memory:\"\n\
+             websocket_open = true\n{AUTH}\n"
+        ),
+    )
+    .unwrap();
+    let mut hub = support::hub_process::HubProcess::start(dir.path(), &config);
+    hub.base_url().await;
+    hub.log
+}
+
+#[tokio::test]
+async fn websocket_open_on_a_non_loopback_address_logs_a_warning() {
+    let log = start_up_log("0.0.0.0:0").await;
+    assert!(
+        log.lines()
+            .any(|line| line.contains("WARN") && line.contains("websocket_open = true")),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn websocket_open_on_loopback_logs_no_warning() {
+    let log = start_up_log("127.0.0.1:0").await;
+    assert!(!log.contains("websocket_open"), "{log}");
+}

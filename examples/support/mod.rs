@@ -1,60 +1,54 @@
 //! What the measuring examples (`loadgen`, `loopback_floor`) share: a
 //! latency histogram many tasks record into, and a process's CPU time.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-/// Latencies counted in fixed buckets, recorded from any thread without a
-/// lock; the last bucket also takes everything longer.
+/// Latencies in microseconds, recorded from any task, with quantiles read
+/// to three significant digits (an HdrHistogram); a latency above the
+/// largest one tracked is counted as that largest.
 pub struct Histogram {
-    bucket_us: u64,
-    counts: Vec<AtomicU64>,
+    /// One lock per recorded batch: the tools record a sample of their
+    /// messages, far fewer than the hub delivers.
+    inner: Mutex<hdrhistogram::Histogram<u64>>,
 }
 
 impl Histogram {
-    /// `buckets` buckets of `bucket_us` microseconds each.
-    pub fn new(bucket_us: u64, buckets: usize) -> Self {
+    /// Tracks latencies from 1 µs up to `max`.
+    pub fn new(max: Duration) -> Self {
+        let max_us = u64::try_from(max.as_micros()).unwrap_or(u64::MAX).max(2);
+        let inner = hdrhistogram::Histogram::new_with_bounds(1, max_us, 3)
+            .expect("1 µs to at least 2 µs at 3 significant digits is a valid histogram");
         Histogram {
-            bucket_us,
-            counts: (0..buckets.max(1)).map(|_| AtomicU64::new(0)).collect(),
+            inner: Mutex::new(inner),
         }
     }
 
-    /// Counts one latency.
-    pub fn record(&self, latency_us: u64) {
-        let bucket = ((latency_us / self.bucket_us) as usize).min(self.counts.len() - 1);
-        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+    fn lock(&self) -> std::sync::MutexGuard<'_, hdrhistogram::Histogram<u64>> {
+        // A panicking recorder leaves counts that are still counts.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts each latency of a batch (in microseconds) under one lock.
+    pub fn record(&self, latencies_us: impl IntoIterator<Item = u64>) {
+        let mut histogram = self.lock();
+        for latency in latencies_us {
+            histogram.saturating_record(latency);
+        }
     }
 
     /// Forgets everything recorded so far.
     #[allow(dead_code)] // each example compiles this module; only loadgen resets
     pub fn reset(&self) {
-        for count in &self.counts {
-            count.store(0, Ordering::Relaxed);
-        }
+        self.lock().reset();
     }
 
-    /// The upper edge of the bucket holding the `p` quantile, or `None` if
-    /// nothing was recorded.
+    /// The `p` quantile (0.5 for the median): the highest latency that
+    /// counts as equal to it at the histogram's precision; `None` if nothing
+    /// was recorded.
     pub fn percentile(&self, p: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let rank = ((total as f64) * p).ceil() as u64;
-        let mut seen = 0;
-        for (i, count) in counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Some(Duration::from_micros((i as u64 + 1) * self.bucket_us));
-            }
-        }
-        None
+        let histogram = self.lock();
+        (!histogram.is_empty()).then(|| Duration::from_micros(histogram.value_at_quantile(p)))
     }
 }
 

@@ -25,6 +25,7 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "database",
     "history_retention",
     "allow_open",
+    "websocket_open",
     "cors_origins",
     "keepalive",
     "replay_buffer",
@@ -166,6 +167,9 @@ pub(super) fn server(
     }
     if let Some(b) = section.bool(report, "allow_open") {
         server.allow_open = b;
+    }
+    if let Some(b) = section.bool(report, "websocket_open") {
+        server.websocket_open = b;
     }
     if let Some(origins) = section.strings(report, "cors_origins") {
         let mut ok = true;

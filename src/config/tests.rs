@@ -260,6 +260,20 @@ fn open_listen_without_auth_is_refused_unless_allowed() {
 }
 
 #[test]
+fn websocket_open_is_off_unless_set_and_must_be_a_boolean() {
+    assert!(!load("").unwrap().server.websocket_open);
+    assert!(
+        load("[server]\nwebsocket_open = true\n")
+            .unwrap()
+            .server
+            .websocket_open
+    );
+    let error = only_error("[server]\nwebsocket_open = \"yes\"\n");
+    assert_eq!(at(&error), (2, 18));
+    assert!(error.message.contains("`websocket_open`"), "{error}");
+}
+
+#[test]
 fn websocket_port_may_not_be_the_listen_port() {
     let error = only_error("[server]\nlisten = \"127.0.0.1:9000\"\nwebsocket_port = 9000\n");
     assert_eq!(at(&error), (3, 18));

@@ -47,6 +47,11 @@ pub struct ServerConfig {
     pub history_retention: Duration,
     /// Allow listening on a non-loopback address without `[auth]`.
     pub allow_open: bool,
+    /// Under `[auth]`, let clients that present no key read the WebSocket
+    /// push port, as deCONZ's own port allows: real deCONZ clients never send
+    /// one. A client that does send a key must send a right one; `/ws` on
+    /// the main port stays keyed.
+    pub websocket_open: bool,
     /// Origins allowed to use the API from a browser (`"*"` for any).
     pub cors_origins: Vec<String>,
     /// Interval of the SSE keep-alive comment.
@@ -94,6 +99,7 @@ impl Default for ServerConfig {
             database: "homebus.db".to_string(),
             history_retention: Duration::from_secs(7 * 24 * 3600),
             allow_open: false,
+            websocket_open: false,
             cors_origins: Vec::new(),
             keepalive: Duration::from_secs(15),
             replay_buffer: 4096,

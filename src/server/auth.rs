@@ -78,47 +78,90 @@ impl Auth {
         })
     }
 
-    /// Whether a request carries an accepted credential in any of the four
-    /// places.
-    pub fn allows(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
-        if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
-            && let Some(key) = value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-            && (self.is_key(key.trim().as_bytes()) || self.is_valid_token(key.trim()))
-        {
-            return true;
+    /// What a request presents in the four places: an accepted credential
+    /// in any of them → [`Presented::Accepted`]; something in at least one
+    /// and nothing accepted → [`Presented::Refused`]; nothing at all →
+    /// [`Presented::Nothing`]. An empty `?api_password=` counts as sent.
+    pub fn presented(&self, headers: &HeaderMap, query: Option<&str>) -> Presented {
+        let mut sent = false;
+        if let Some(value) = headers.get(AUTHORIZATION) {
+            sent = true;
+            if let Some(key) = value.to_str().ok().and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            }) && (self.is_key(key.trim().as_bytes()) || self.is_valid_token(key.trim()))
+            {
+                return Presented::Accepted;
+            }
         }
-        if let Some(value) = headers.get("x-ha-access")
-            && self.is_key(value.as_bytes())
-        {
-            return true;
+        if let Some(value) = headers.get("x-ha-access") {
+            sent = true;
+            if self.is_key(value.as_bytes()) {
+                return Presented::Accepted;
+            }
         }
-        let Some(query) = query else {
-            return false;
-        };
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        for (name, value) in query
+            .into_iter()
+            .flat_map(|query| url::form_urlencoded::parse(query.as_bytes()))
+        {
             let accepted = match &*name {
                 "api_password" => self.is_key(value.as_bytes()),
                 "token" => self.is_valid_token(&value),
-                _ => false,
+                _ => continue,
             };
             if accepted {
-                return true;
+                return Presented::Accepted;
             }
+            sent = true;
         }
-        false
+        if sent {
+            Presented::Refused
+        } else {
+            Presented::Nothing
+        }
     }
+}
+
+/// What a request carried, judged by [`Auth::presented`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// An accepted key or token.
+    Accepted,
+    /// A key or token, none of them accepted.
+    Refused,
+    /// No credential in any of the four places.
+    Nothing,
 }
 
 /// Middleware: lets a request through when auth is off or it carries an
 /// accepted credential; otherwise 401 with a JSON error.
 pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match &state.auth {
-        Some(auth) if !auth.allows(request.headers(), request.uri().query()) => {
-            ApiError::unauthorized().into_response()
-        }
-        _ => next.run(request).await,
+    guard(&state, request, next, false).await
+}
+
+/// Middleware of the WebSocket push port: [`require`], except that with
+/// `server.websocket_open` a request carrying no credential at all passes,
+/// as deCONZ clients send none. One that carries a wrong key is still
+/// refused: a client that sends a key expects it to be checked, and letting
+/// it through would hide its misconfiguration until auth is turned on.
+pub async fn require_on_push_port(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let open = state.websocket_open;
+    guard(&state, request, next, open).await
+}
+
+async fn guard(state: &AppState, request: Request, next: Next, open: bool) -> Response {
+    let Some(auth) = &state.auth else {
+        return next.run(request).await;
+    };
+    match auth.presented(request.headers(), request.uri().query()) {
+        Presented::Accepted => next.run(request).await,
+        Presented::Nothing if open => next.run(request).await,
+        Presented::Nothing | Presented::Refused => ApiError::unauthorized().into_response(),
     }
 }
 
@@ -194,6 +237,50 @@ mod tests {
         )
         .unwrap();
         assert!(!auth().is_valid_token(&token));
+    }
+
+    fn presented(headers: &[(&'static str, &str)], query: Option<&str>) -> Presented {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        auth().presented(&map, query)
+    }
+
+    #[test]
+    fn a_request_with_no_credential_presents_nothing() {
+        assert_eq!(presented(&[], None), Presented::Nothing);
+        assert_eq!(presented(&[], Some("a=1&b")), Presented::Nothing);
+    }
+
+    #[test]
+    fn a_wrong_key_anywhere_is_refused_not_absent() {
+        assert_eq!(
+            presented(&[], Some("api_password=nope")),
+            Presented::Refused
+        );
+        assert_eq!(presented(&[], Some("api_password=")), Presented::Refused);
+        assert_eq!(presented(&[], Some("token=nope")), Presented::Refused);
+        assert_eq!(
+            presented(&[("x-ha-access", "nope")], None),
+            Presented::Refused
+        );
+        assert_eq!(
+            presented(&[("authorization", "Basic azE6")], None),
+            Presented::Refused
+        );
+    }
+
+    #[test]
+    fn one_accepted_credential_wins_over_wrong_ones() {
+        assert_eq!(
+            presented(&[("x-ha-access", "nope")], Some("api_password=k1")),
+            Presented::Accepted
+        );
+        assert_eq!(
+            presented(&[("authorization", "Bearer k2")], None),
+            Presented::Accepted
+        );
     }
 
     /// Base64url without padding, enough to forge a test token.

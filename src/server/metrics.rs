@@ -4,11 +4,11 @@
 //! Counters are bumped once per write (a batch of messages), not once per
 //! message, so the hot path touches a shared cache line rarely.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::hub::Hub;
+use crate::prometheus::{Encoder, Kind};
 
 /// How a subscriber is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,49 +73,48 @@ impl Metrics {
 
     /// Renders every counter in the Prometheus text format.
     pub fn render(&self, hub: &Hub) -> String {
-        let mut out = String::with_capacity(2048);
-        let mut family = |name: &str, kind: &str, help: &str, pick: fn(&Counters) -> u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        let mut encoder = Encoder::new();
+        let mut by_transport = |name, kind, help, pick: fn(&Counters) -> &AtomicU64| {
+            let mut family = encoder.family(name, kind, help);
             for transport in Transport::ALL {
-                let value = pick(self.counters(transport));
-                let _ = writeln!(out, "{name}{{transport=\"{}\"}} {value}", transport.label());
+                let value = pick(self.counters(transport)).load(Ordering::Relaxed);
+                family.sample(&[("transport", transport.label())], value);
             }
         };
-        family(
+        by_transport(
             "homebus_subscribers",
-            "gauge",
+            Kind::Gauge,
             "Connected subscribers by transport.",
-            |c| c.subscribers.load(Ordering::Relaxed),
+            |c| &c.subscribers,
         );
-        family(
+        by_transport(
             "homebus_messages_out_total",
-            "counter",
+            Kind::Counter,
             "Messages written to subscribers.",
-            |c| c.messages_out.load(Ordering::Relaxed),
+            |c| &c.messages_out,
         );
-        family(
+        by_transport(
             "homebus_subscriber_drops_total",
-            "counter",
+            Kind::Counter,
             "Subscribers cut off because they fell behind.",
-            |c| c.drops.load(Ordering::Relaxed),
+            |c| &c.drops,
         );
-        out.push_str("# HELP homebus_source_events_total Events received by source.\n");
-        out.push_str("# TYPE homebus_source_events_total counter\n");
+        let mut events = encoder.family(
+            "homebus_source_events_total",
+            Kind::Counter,
+            "Events received by source.",
+        );
         for source in hub.sources() {
-            let _ = writeln!(
-                out,
-                "homebus_source_events_total{{source=\"{}\"}} {}",
-                escape_label(&source.name),
-                source.events_seen
-            );
+            events.sample(&[("source", &source.name)], source.events_seen);
         }
-        let _ = writeln!(
-            out,
-            "# HELP homebus_last_seq Sequence number of the last published message.\n\
-             # TYPE homebus_last_seq gauge\nhomebus_last_seq {}",
-            hub.bus().last_seq()
-        );
-        out
+        encoder
+            .family(
+                "homebus_last_seq",
+                Kind::Gauge,
+                "Sequence number of the last published message.",
+            )
+            .sample(&[], hub.bus().last_seq());
+        encoder.finish()
     }
 }
 
@@ -153,14 +152,6 @@ impl Drop for SubscriberGuard {
     }
 }
 
-/// Escapes a Prometheus label value (`\`, `"` and line feeds).
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,10 +163,5 @@ mod tests {
         assert_eq!(metrics.subscribers(Transport::WebSocket), 1);
         drop(guard);
         assert_eq!(metrics.subscribers(Transport::WebSocket), 0);
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

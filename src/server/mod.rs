@@ -100,6 +100,8 @@ pub struct Shared {
     pub retry: Duration,
     /// The WebSocket port actually bound (reported by the deCONZ config).
     pub websocket_port: u16,
+    /// `server.websocket_open`: keyless clients may read the push port.
+    pub websocket_open: bool,
     /// Other parts' counters, appended to `/metrics`.
     pub extra_metrics: Option<ExtraMetrics>,
     /// Never sent on: dropped with the last handle on this state, which
@@ -188,6 +190,13 @@ pub async fn start_with(
             "serving WITHOUT authentication on a non-loopback address (server.allow_open = true)"
         );
     }
+    if server.websocket_open && config.auth.is_some() && !listen.ip().is_loopback() {
+        tracing::warn!(
+            %listen,
+            "the WebSocket push port serves every change to clients WITHOUT a key on a \
+             non-loopback address (server.websocket_open = true)"
+        );
+    }
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
             .await
@@ -219,13 +228,17 @@ pub async fn start_with(
         keepalive: server.keepalive,
         retry: server.sse_retry,
         websocket_port: websocket_addr.port(),
+        websocket_open: server.websocket_open,
         extra_metrics: extra.metrics.clone(),
         _alive: alive_sender.clone(),
     }));
     let app = router(state.clone(), server, extra);
     let push_app = Router::new()
         .fallback(ws::upgrade)
-        .layer(from_fn_with_state(state.clone(), auth::require))
+        .layer(from_fn_with_state(
+            state.clone(),
+            auth::require_on_push_port,
+        ))
         .with_state(state);
     let stall = server.write_stall_timeout;
     let tasks = vec![

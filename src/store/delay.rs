@@ -9,6 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::prometheus::{Encoder, Histogram};
+
 /// Upper bounds of the buckets, in microseconds; one more bucket above the
 /// last catches the rest. From well under a commit on a fast disk to the
 /// seconds a stalled one takes.
@@ -58,22 +60,18 @@ impl DelaySnapshot {
         self.buckets.iter().sum()
     }
 
-    /// The Prometheus histogram `name` (in seconds, cumulative buckets).
-    pub fn prometheus(&self, name: &str, help: &str) -> String {
-        let mut out = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
-        let mut cumulative = 0;
-        for (bound, count) in BOUNDS_MICROS.iter().zip(&self.buckets) {
-            cumulative += count;
-            let le = *bound as f64 / 1e6;
-            out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {cumulative}\n"));
-        }
-        let count = self.count();
-        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
-        out.push_str(&format!(
-            "{name}_sum {}\n{name}_count {count}\n",
-            self.sum_micros as f64 / 1e6
-        ));
-        out
+    /// Writes the histogram `name` to `encoder`, in seconds.
+    pub fn encode(&self, encoder: &mut Encoder, name: &str, help: &str) {
+        let upper_bounds = BOUNDS_MICROS.map(|bound| bound as f64 / 1e6);
+        encoder.histogram(
+            name,
+            help,
+            &Histogram {
+                upper_bounds: &upper_bounds,
+                counts: &self.buckets,
+                sum: self.sum_micros as f64 / 1e6,
+            },
+        );
     }
 }
 
@@ -103,7 +101,11 @@ mod tests {
         histogram.observe(Duration::from_micros(80));
         histogram.observe(Duration::from_micros(700));
         histogram.observe(Duration::from_micros(900));
-        let text = histogram.snapshot().prometheus("x_seconds", "How long.");
+        let mut encoder = Encoder::new();
+        histogram
+            .snapshot()
+            .encode(&mut encoder, "x_seconds", "How long.");
+        let text = encoder.finish();
         assert!(text.starts_with("# HELP x_seconds How long.\n# TYPE x_seconds histogram\n"));
         for line in [
             "x_seconds_bucket{le=\"0.0001\"} 1\n",

@@ -7,9 +7,12 @@
 //! - [`writer`]: the dedicated thread that writes changes in batched
 //!   transactions, off the hot path.
 //! - [`PersistentBus`]: the [`Bus`](crate::bus::Bus) that persists each
-//!   change before serving it, and replays from the store when the
-//!   in-memory ring no longer holds what a resuming client missed.
-//! - [`delay`]: how long changes wait for their commit, for `/metrics`.
+//!   change before serving it, holding the sources back when the writer
+//!   falls behind.
+//! - `replay`: a resuming client's missed changes, from the store when the
+//!   in-memory ring no longer holds them, then the live feed.
+//! - [`StoreMetrics`]: the store's counters, for `/metrics`.
+//! - [`delay`]: how long changes wait for their commit, a histogram.
 //! - [`query`]: restore, replay, history and statistics.
 //! - [`retention`]: pruning of old events in small batches.
 //! - [`http`]: `GET /api/history`.
@@ -17,12 +20,14 @@
 //! The server asks the store only through the bus or these query functions,
 //! never by SQL. What survives what is written down in `docs/durability.md`.
 
-mod bus;
 pub mod delay;
 pub mod http;
 pub mod lock;
+mod metrics;
+mod persistent_bus;
 pub mod query;
 mod record;
+mod replay;
 pub mod retention;
 pub mod schema;
 mod writer;
@@ -33,8 +38,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use bus::{PersistentBus, StoreMetrics};
 pub use http::{history_router, history_unavailable_router};
+pub use metrics::StoreMetrics;
+pub use persistent_bus::PersistentBus;
 pub use query::{HistoryPage, HistoryQuery, StoreStats, StoredUnit, restore_units};
 
 use crate::config::{ServerConfig, Synchronous};
