@@ -6,7 +6,6 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -161,74 +160,20 @@ impl TestCertificates {
         TlsAcceptor::from(Arc::new(config))
     }
 
-    /// Starts mosquitto with one TLS listener on a free loopback port
-    /// presenting the server certificate, requiring a client certificate
-    /// when asked. Waits until it listens.
-    pub async fn mosquitto(&self, require_client_cert: bool) -> TlsMosquitto {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                // As root, mosquitto would read the files as user `mosquitto`,
-                // which may not enter the temp dir; `user root` keeps it.
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n\
-                 cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_client_cert}\n",
-                self.ca.display(),
-                self.server_cert.display(),
-                self.server_key.display(),
-            ),
+    /// mosquitto config lines that make its listener speak only TLS with
+    /// the server certificate, requiring a client certificate signed by the
+    /// CA when asked; for `sources::Mosquitto::start_configured`.
+    pub fn mosquitto_tls_lines(&self, require_client_cert: bool) -> String {
+        format!(
+            // As root, mosquitto reads these files as user `mosquitto`, who
+            // may not enter the temp dir; `user root` keeps it root.
+            "allow_anonymous true\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\n\
+             require_certificate {require_client_cert}\n",
+            self.ca.display(),
+            self.server_cert.display(),
+            self.server_key.display(),
         )
-        .unwrap();
-        let log = dir.path().join("mosquitto.log");
-        let mut child = tokio::process::Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {MOSQUITTO} ({e}); run scripts/test or apt-get install mosquitto"
-                )
-            });
-        let listening = async {
-            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(status);
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Ok(())
-        };
-        let started = tokio::time::timeout(Duration::from_secs(20), listening).await;
-        if !matches!(started, Ok(Ok(()))) {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("mosquitto did not start listening ({started:?}):\n{log}");
-        }
-        TlsMosquitto {
-            port,
-            _child: child,
-            _dir: dir,
-        }
     }
-}
-
-/// Where Debian installs the broker.
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
-
-/// A mosquitto broker speaking only TLS, killed when dropped.
-pub struct TlsMosquitto {
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
 }
 
 fn pem_certificates(path: &Path) -> Vec<CertificateDer<'static>> {
