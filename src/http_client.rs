@@ -1,5 +1,6 @@
 //! The one way homebus builds HTTP clients: rustls with the `ring` provider,
-//! no OpenSSL, the system's root certificates.
+//! no OpenSSL, the system's root certificates unless a source's `tls` table
+//! says otherwise.
 
 use std::sync::Once;
 use std::time::Duration;
