@@ -12,6 +12,7 @@ mod file;
 mod mqtt;
 mod sse;
 mod status;
+pub mod tls;
 mod websocket;
 
 use std::sync::Arc;

@@ -372,7 +372,6 @@ impl Mosquitto {
     }
 
     async fn start_with(user: Option<(String, String)>) -> Mosquitto {
-        let binary = which_mosquitto();
         let dir = tempfile::tempdir().unwrap();
         let access = match &user {
             None => "allow_anonymous true\n".to_string(),
@@ -390,6 +389,14 @@ impl Mosquitto {
                 format!("allow_anonymous false\npassword_file {}\n", file.display())
             }
         };
+        let mut broker = Self::start_configured(dir, &access).await;
+        broker.user = user;
+        broker
+    }
+
+    /// Starts mosquitto 2 with one loopback listener and these config lines
+    /// (access, TLS files), keeping `dir` (where its files are) alive.
+    pub async fn start_configured(dir: tempfile::TempDir, lines: &str) -> Mosquitto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -398,17 +405,17 @@ impl Mosquitto {
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\n{access}persistence false\n"),
+            format!("listener {port} 127.0.0.1\n{lines}persistence false\n"),
         )
         .unwrap();
         let mut broker = Mosquitto {
             port,
-            user,
+            user: None,
             child: None,
             config,
             _dir: dir,
         };
-        broker.launch(&binary).await;
+        broker.launch(&which_mosquitto()).await;
         broker
     }
 
