@@ -1,39 +1,31 @@
 //! The config as the rest of homebus sees it: validated, with `env:` values
 //! already read and durations already parsed.
 //!
-//! Files are read by `load.rs`, which checks every value with its position;
-//! the serde derives here remain for building a config from TOML in code,
-//! without those checks.
+//! The only way to build one from text is `load.rs`, which checks every
+//! value with its position and applies each default once.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::units::UnitKind;
 
 /// The whole config file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where the hub listens and keeps its data.
-    #[serde(default)]
     pub server: ServerConfig,
     /// Who may connect; absent means open, on loopback only.
     pub auth: Option<AuthConfig>,
     /// The event streams the hub reads.
-    #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
     /// Units declared up front (others may be created by sources with `create_units`).
-    #[serde(default, rename = "unit")]
     pub units: Vec<UnitConfig>,
 }
 
 /// `[server]`: listening addresses, storage and serving limits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// HTTP address for REST, SSE, `/ws` and the dashboard.
     pub listen: SocketAddr,
@@ -43,14 +35,12 @@ pub struct ServerConfig {
     /// path is taken from the config file's directory.
     pub database: String,
     /// How long the event history is kept.
-    #[serde(with = "humantime_serde_compat")]
     pub history_retention: Duration,
     /// Allow listening on a non-loopback address without `[auth]`.
     pub allow_open: bool,
     /// Origins allowed to use the API from a browser (`"*"` for any).
     pub cors_origins: Vec<String>,
     /// Interval of the SSE keep-alive comment.
-    #[serde(with = "humantime_serde_compat")]
     pub keepalive: Duration,
     /// How many recent changes are held in memory for clients that resume.
     pub replay_buffer: usize,
@@ -58,12 +48,10 @@ pub struct ServerConfig {
     /// cut off with `event: error`; this is each subscriber's bounded queue.
     pub lag_limit: usize,
     /// The reconnection delay sent once to SSE clients as `retry:`.
-    #[serde(with = "humantime_serde_compat")]
     pub sse_retry: Duration,
     /// A subscriber whose socket accepts no bytes for this long is
     /// disconnected (a client that stopped reading can never be sent
     /// `event: error`, so it is cut off at the socket).
-    #[serde(with = "humantime_serde_compat")]
     pub write_stall_timeout: Duration,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_size: usize,
@@ -74,8 +62,7 @@ pub struct ServerConfig {
 
 /// `server.synchronous`: SQLite's `PRAGMA synchronous` in WAL mode; see
 /// `docs/durability.md` for what survives what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
     /// Commits reach the operating system before they are acknowledged;
     /// they survive a process crash, not a power cut.
@@ -107,19 +94,16 @@ impl Default for ServerConfig {
 }
 
 /// `[auth]`: API keys and the JWT secret.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
     /// Keys accepted as `Authorization: Bearer`, `x-ha-access` or `?api_password=`.
-    #[serde(default)]
     pub api_keys: Vec<Secret>,
     /// HS256 secret for `?token=` JWTs.
     pub jwt_secret: Option<Secret>,
 }
 
 /// Which transport a source uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceType {
     /// Server-Sent Events over HTTP(S).
     Sse,
@@ -161,8 +145,7 @@ impl SourceType {
 }
 
 /// How a source's payload becomes events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatKind {
     /// SSE event name + data (default for `sse`).
     Xtension,
@@ -181,55 +164,44 @@ pub enum FormatKind {
 }
 
 /// HTTP method of an `sse` or `fetch` request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
     /// `GET` (the default).
     #[default]
-    #[serde(alias = "get")]
     GET,
     /// `POST`, with `body`.
-    #[serde(alias = "post")]
     POST,
 }
 
 /// `[[source]]`: one event stream.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct SourceConfig {
     /// Unique name, shown in logs, `/api/sources` and the dashboard.
     pub name: String,
     /// Transport: `sse`, `websocket`, `fetch`, `file` or `mqtt`.
-    #[serde(rename = "type")]
     pub kind: SourceType,
     /// Where to connect (for `file`: `file:///abs/path`, an absolute path or
     /// one relative to the config file; once loaded it holds the absolute path).
-    #[serde(alias = "path")]
     pub url: String,
     /// HTTP method (`GET`, or `POST` with `body`).
-    #[serde(default)]
     pub method: Method,
     /// Request body for `POST`.
     pub body: Option<String>,
     /// Extra request headers; any value may be `"env:NAME"`.
-    #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
     /// Whitelist of event names (case-insensitive); absent means all.
     pub events: Option<Vec<String>>,
     /// Delay before reconnecting after a connection that worked ended.
-    #[serde(default = "default_reconnect", with = "humantime_serde_compat")]
     pub reconnect: Duration,
     /// Cap of the back-off between consecutive failed tries.
-    #[serde(default = "default_max_backoff", with = "humantime_serde_compat")]
     pub max_backoff: Duration,
     /// Poll interval for `fetch` (default 5 s) and `file` (default 1 s); once
     /// loaded it is always set for those two types. For `websocket`: how long
     /// the server may stay silent before homebus pings it (default 30 s); no
     /// answer within as long again drops the connection.
-    #[serde(default, with = "humantime_serde_compat::option")]
     pub interval: Option<Duration>,
     /// Request timeout for `fetch` (default: the interval); connection
     /// timeout for `websocket` (default 10 s).
-    #[serde(default, with = "humantime_serde_compat::option")]
     pub timeout: Option<Duration>,
     /// `"include"` keeps cookies between `fetch` polls (a cookie jar).
     pub credentials: Option<String>,
@@ -238,10 +210,8 @@ pub struct SourceConfig {
     /// For `format = "json"`: a JSON pointer that picks one value.
     pub json_pointer: Option<String>,
     /// Create a unit for an event whose name matches none.
-    #[serde(default)]
     pub create_units: bool,
     /// MQTT topics to subscribe to.
-    #[serde(default)]
     pub topics: Vec<String>,
     /// MQTT user name.
     pub username: Option<String>,
@@ -250,7 +220,6 @@ pub struct SourceConfig {
     /// Largest line or event accepted from this source, in bytes: an SSE
     /// line or event, a WebSocket frame or message, a fetched body, a file,
     /// an MQTT packet.
-    #[serde(default = "default_max_event_size")]
     pub max_event_size: usize,
 }
 
@@ -281,24 +250,11 @@ pub const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
 /// Back-off cap of a source that sets none.
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-fn default_reconnect() -> Duration {
-    DEFAULT_RECONNECT
-}
-
-fn default_max_backoff() -> Duration {
-    DEFAULT_MAX_BACKOFF
-}
-
 /// 8 MiB: the default limit of one SSE line or event.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
 
-fn default_max_event_size() -> usize {
-    DEFAULT_MAX_EVENT_SIZE
-}
-
 /// `[[unit]]`: a named unit that events address.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct UnitConfig {
     /// The event name that drives this unit (ASCII case ignored).
     pub address: String,
@@ -326,48 +282,5 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        resolve_env(&raw)
-            .map(Secret)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Reads `"env:NAME"` from the environment; any other text is returned as is.
-pub fn resolve_env(raw: &str) -> Result<String, String> {
-    match raw.strip_prefix("env:") {
-        None => Ok(raw.to_string()),
-        Some(name) => std::env::var(name).map_err(|_| {
-            format!("environment variable `{name}` is not set; export it or write the value itself")
-        }),
-    }
-}
-
-/// Serde glue for humantime durations (`500ms`, `5s`, `7d`).
-pub(crate) mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "`{text}` is not a duration ({e}); write it like `500ms`, `5s` or `7d`"
-            ))
-        })
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            super::deserialize(d).map(Some)
-        }
     }
 }

@@ -192,13 +192,24 @@ pub(crate) mod tests {
         }
     }
 
-    /// A source config with this format, as the tests of each format use it.
+    /// A source config with this format, read as a config file is.
     pub(crate) fn source(kind: SourceType, format: Option<FormatKind>) -> SourceConfig {
-        let text = format!(
-            "name = \"test\"\ntype = \"{}\"\nurl = \"x\"\n",
+        let url = match kind {
+            SourceType::Websocket => "ws://h/",
+            SourceType::Mqtt => "mqtt://h",
+            _ => "http://h/",
+        };
+        let mut text = format!(
+            "[[source]]\nname = \"test\"\ntype = \"{}\"\nurl = \"{url}\"\nevents = [\"e\"]\n",
             kind.as_str()
         );
-        let mut config: SourceConfig = toml::from_str(&text).expect("test config");
+        if kind == SourceType::Mqtt {
+            text.push_str("topics = [\"t\"]\n");
+        }
+        let config = crate::config::parse_str(&text, std::path::Path::new("test.toml"))
+            .expect("test config");
+        let mut config = config.sources[0].clone();
+        config.events = None;
         config.format = format;
         config
     }
