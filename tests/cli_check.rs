@@ -112,3 +112,63 @@ fn missing_file_is_one_clear_error_and_exits_1() {
         "{stderr}"
     );
 }
+
+#[test]
+fn neuro_source_blocks_pass_the_check() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/neuro.toml");
+    let out = check(&path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: ok (4 sources, 0 units)\n", path.display())
+    );
+}
+
+#[test]
+fn a_key_the_source_type_does_not_take_is_refused_with_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "homebus.toml",
+        "[[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"http://h/\"\ntimeout = \"5s\"\n",
+    );
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}:5:1: `timeout` in [[source]] `cam` only applies to `fetch` or `websocket` \
+             sources, not `sse`; remove it (`sse` sources take `name`, `type`,",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bare_number_for_reconnect_is_refused_with_a_hint_in_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "homebus.toml",
+        "[[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"http://h/\"\nreconnect = 5000\n",
+    );
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}:5:13: `reconnect` in [[source]] `cam` must be a duration with a unit, \
+             not a bare number; write e.g. `reconnect = \"5000ms\"`",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}

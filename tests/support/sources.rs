@@ -48,7 +48,7 @@ impl RunningHub {
         let bus = Arc::new(InProcessBus::new(1024, 1024));
         let hub = Arc::new(Hub::new(&config, bus).expect("hub"));
         let shutdown = CancellationToken::new();
-        hub.start_sources(&config, &shutdown);
+        homebus::sources::start(hub.clone(), &config.sources, &shutdown, &Default::default());
         RunningHub { hub, shutdown }
     }
 
