@@ -10,7 +10,7 @@
 //!
 //! Dependencies: `units` and `sources` use this module; this module uses
 //! `sources` in one place only, the [`Config::sources`] list that `load.rs`
-//! fills with [`crate::sources::SourceConfig::read`] (a source type's fields,
+//! fills with `sources::SourceConfig::read` (a source type's fields,
 //! defaults and rules live with that type).
 //!
 //! Every field's doc comment is also its user documentation; `docs/config.md`

@@ -122,14 +122,27 @@ pub(crate) struct SourceType {
     pub(crate) keys: &'static [&'static str],
     /// The format of a source of this type that sets none.
     pub(crate) default_format: FormatKind,
+    /// The URL schemes `url` may have, and an example for messages; no
+    /// schemes for a type that reads `url` itself (`file`).
+    pub(crate) url: (&'static [&'static str], &'static str),
     /// Reads the type's own keys, with its defaults and rules; `None` when
     /// something was wrong (and reported).
-    pub(crate) read: ReadKind,
+    pub(crate) read: fn(&mut Report<'_>, TypeSection<'_, '_, '_>) -> Option<SourceKind>,
 }
 
-/// How a type reads its own keys.
-pub(crate) type ReadKind =
-    fn(&mut Report<'_>, &Section<'_, '_>, Env<'_>, &Path) -> Option<SourceKind>;
+/// What a type's reader gets: its table, and what the common reader
+/// already read for it.
+pub(crate) struct TypeSection<'s, 'a, 'i> {
+    /// The `[[source]]` table.
+    pub(crate) section: &'s Section<'a, 'i>,
+    /// Where `env:NAME` values come from.
+    pub(crate) env: Env<'s>,
+    /// The config file's directory, for relative paths.
+    pub(crate) config_dir: &'s Path,
+    /// `url`, checked against the type's schemes (`None` when it is wrong,
+    /// or the type has none).
+    pub(crate) url: Option<String>,
+}
 
 /// The types a config file may name, in the order messages list them.
 const TYPES: &[&SourceType] = &[
@@ -186,7 +199,19 @@ impl SourceConfig {
             check_json_pointer(report, section, pointer);
         }
         let kind = match source_type {
-            Some(source_type) => (source_type.read)(report, section, env, config_dir),
+            Some(source_type) => {
+                let (schemes, example) = source_type.url;
+                let url = (!schemes.is_empty())
+                    .then(|| read_url(report, section, source_type.name, schemes, example))
+                    .flatten();
+                let input = TypeSection {
+                    section,
+                    env,
+                    config_dir,
+                    url,
+                };
+                (source_type.read)(report, input)
+            }
             None => {
                 if section.value("url").is_none() && section.value("path").is_none() {
                     section.missing(report, "url", "\"https://host/events\"");
@@ -395,7 +420,7 @@ fn check_raw_has_one_event(
 
 /// A network URL checked against the schemes its type speaks; `None` (and
 /// reported) when it is missing or does not fit.
-pub(crate) fn read_url(
+fn read_url(
     report: &mut Report,
     section: &Section<'_, '_>,
     type_name: &str,

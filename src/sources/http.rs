@@ -74,6 +74,20 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// The client this request is sent with, for the whole life of the
+    /// source: with a cookie jar when `credentials` keeps cookies, and a
+    /// timeout per request if given. `Err` says why none could be built.
+    pub fn client(&self, timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
+        let mut builder =
+            crate::http_client::client_builder().cookie_store(self.credentials.keeps_cookies());
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        builder
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))
+    }
+
     /// Reads `method`, `body`, `headers` and `credentials` (the URL is read
     /// by the caller, which knows its schemes); `None` when one is wrong.
     pub(crate) fn read(

@@ -1,13 +1,11 @@
 //! `type = "fetch"` (Neuro: `FETCH`): an HTTP request every `interval`,
 //! each answer's body one payload.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::config::read::{Env, Section};
 use crate::config::report::Report;
 use crate::format::FormatKind;
-use crate::sources::config::{SourceKind, SourceType, optional, read_url};
+use crate::sources::config::{SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::HttpRequest;
 
 /// Poll interval of a `fetch` source that sets none.
@@ -40,24 +38,14 @@ pub(crate) const TYPE: SourceType = SourceType {
         "interval",
         "timeout",
     ],
+    url: (&["http", "https"], "\"https://host/data\""),
     default_format: FormatKind::Raw,
     read,
 };
 
-fn read(
-    report: &mut Report,
-    section: &Section<'_, '_>,
-    env: Env<'_>,
-    _config_dir: &Path,
-) -> Option<SourceKind> {
-    let url = read_url(
-        report,
-        section,
-        TYPE.name,
-        &["http", "https"],
-        "\"https://host/data\"",
-    );
-    let request = HttpRequest::read(report, section, env, url);
+fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
+    let section = input.section;
+    let request = HttpRequest::read(report, section, input.env, input.url);
     let interval = section.duration_or_millis(report, "interval");
     let interval = optional(section, "interval", interval);
     let timeout = section.duration(report, "timeout", false);

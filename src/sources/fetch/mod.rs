@@ -17,17 +17,9 @@ pub(super) async fn run(ctx: SourceContext, config: FetchConfig) {
     let FetchConfig {
         interval, timeout, ..
     } = config;
-    let client = match crate::http_client::client_builder()
-        .cookie_store(config.request.credentials.keeps_cookies())
-        .timeout(timeout)
-        .build()
-    {
+    let client = match config.request.client(Some(timeout)) {
         Ok(client) => client,
-        Err(e) => {
-            ctx.status
-                .failed(format!("cannot build an HTTP client: {e}"));
-            return;
-        }
+        Err(e) => return ctx.status.failed(e),
     };
     let url = ctx.status.view().url;
     let mut errors = ErrorLog::default();

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::config::read::{Env, Section, absolute};
+use crate::config::read::{Section, absolute};
 use crate::config::report::Report;
 use crate::format::FormatKind;
-use crate::sources::config::{SourceKind, SourceType, optional};
+use crate::sources::config::{SourceKind, SourceType, TypeSection, optional};
 
 /// Poll interval of a `file` source that sets none (changes are also noticed
 /// as they happen, so this is only the fallback).
@@ -33,17 +33,14 @@ pub(crate) const TYPE: SourceType = SourceType {
     name: "file",
     aliases: &[],
     keys: &["url", "path", "interval"],
+    url: (&[], "\"events.txt\""),
     default_format: FormatKind::FileKv,
     read,
 };
 
-fn read(
-    report: &mut Report,
-    section: &Section<'_, '_>,
-    _env: Env<'_>,
-    config_dir: &Path,
-) -> Option<SourceKind> {
-    let path = location(report, section, config_dir);
+fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
+    let section = input.section;
+    let path = location(report, section, input.config_dir);
     let interval = section.duration_or_millis(report, "interval");
     let interval = optional(section, "interval", interval);
     Some(SourceKind::File(FileConfig {

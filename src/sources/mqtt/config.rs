@@ -1,15 +1,12 @@
 //! `type = "mqtt"`: a broker connection subscribed to `topics`, each
 //! message's topic its event name.
 
-use std::path::Path;
-
 use toml::Spanned;
 
 use crate::config::Secret;
-use crate::config::read::{Env, Section};
 use crate::config::report::Report;
 use crate::format::FormatKind;
-use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, read_url};
+use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
 
 /// An `mqtt` source's own keys.
 #[derive(Debug, Clone)]
@@ -42,26 +39,16 @@ pub(crate) const TYPE: SourceType = SourceType {
         "max_backoff",
     ],
     // A topic is the event name, like an SSE `event:` field.
+    url: (&["mqtt", "mqtts", "tcp", "ssl"], "\"mqtt://host:1883\""),
     default_format: FormatKind::Xtension,
     read,
 };
 
-fn read(
-    report: &mut Report,
-    section: &Section<'_, '_>,
-    env: Env<'_>,
-    _config_dir: &Path,
-) -> Option<SourceKind> {
-    let url = read_url(
-        report,
-        section,
-        TYPE.name,
-        &["mqtt", "mqtts", "tcp", "ssl"],
-        "\"mqtt://host:1883\"",
-    );
+fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
+    let section = input.section;
     let topics = section.strings(report, "topics");
     let username = section.string(report, "username");
-    let password = section.secret(report, "password", env);
+    let password = section.secret(report, "password", input.env);
     let reconnect = ReconnectConfig::read(report, section);
     let topics = match topics {
         None => {
@@ -87,7 +74,7 @@ fn read(
         return None;
     }
     Some(SourceKind::Mqtt(MqttConfig {
-        url: url?,
+        url: input.url?,
         topics: topics
             .into_inner()
             .into_iter()

@@ -1,12 +1,9 @@
 //! `type = "sse"` (Neuro: `SSE`): an HTTP request whose answer is a
 //! Server-Sent Events stream, reconnected when it ends.
 
-use std::path::Path;
-
-use crate::config::read::{Env, Section};
 use crate::config::report::Report;
 use crate::format::FormatKind;
-use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, read_url};
+use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
 use crate::sources::http::HttpRequest;
 
 /// An `sse` source's own keys.
@@ -34,24 +31,14 @@ pub(crate) const TYPE: SourceType = SourceType {
         "reconnect",
         "max_backoff",
     ],
+    url: (&["http", "https"], "\"https://host/events\""),
     default_format: FormatKind::Xtension,
     read,
 };
 
-fn read(
-    report: &mut Report,
-    section: &Section<'_, '_>,
-    env: Env<'_>,
-    _config_dir: &Path,
-) -> Option<SourceKind> {
-    let url = read_url(
-        report,
-        section,
-        TYPE.name,
-        &["http", "https"],
-        "\"https://host/events\"",
-    );
-    let request = HttpRequest::read(report, section, env, url);
+fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
+    let section = input.section;
+    let request = HttpRequest::read(report, section, input.env, input.url);
     let reconnect = ReconnectConfig::read(report, section);
     Some(SourceKind::Sse(SseConfig {
         request: request?,

@@ -25,16 +25,9 @@ enum Ended {
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: SseConfig) {
-    let client = match crate::http_client::client_builder()
-        .cookie_store(config.request.credentials.keeps_cookies())
-        .build()
-    {
+    let client = match config.request.client(None) {
         Ok(client) => client,
-        Err(e) => {
-            ctx.status
-                .failed(format!("cannot build an HTTP client: {e}"));
-            return;
-        }
+        Err(e) => return ctx.status.failed(e),
     };
     let mut request = SseRequest::new(&config.request);
     request.last_event_id = ctx.resume_id.clone();

@@ -1,15 +1,13 @@
 //! `type = "websocket"` (Neuro: `WSS`): a `ws://` or `wss://` connection
 //! whose every message is a payload, reconnected when it closes.
 
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use crate::config::read::{Env, Section};
 use crate::config::report::Report;
 use crate::format::FormatKind;
-use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, optional, read_url};
+use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::read_headers;
 
 /// How long a connection may stay silent before homebus pings the server,
@@ -49,31 +47,21 @@ pub(crate) const TYPE: SourceType = SourceType {
         "reconnect",
         "max_backoff",
     ],
+    url: (&["ws", "wss"], "\"ws://host:8088/\""),
     default_format: FormatKind::Raw,
     read,
 };
 
-fn read(
-    report: &mut Report,
-    section: &Section<'_, '_>,
-    env: Env<'_>,
-    _config_dir: &Path,
-) -> Option<SourceKind> {
-    let url = read_url(
-        report,
-        section,
-        TYPE.name,
-        &["ws", "wss"],
-        "\"ws://host:8088/\"",
-    );
-    let headers = read_headers(report, section, env);
+fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
+    let section = input.section;
+    let headers = read_headers(report, section, input.env);
     let interval = section.duration_or_millis(report, "interval");
     let interval = optional(section, "interval", interval);
     let timeout = section.duration(report, "timeout", false);
     let timeout = optional(section, "timeout", timeout);
     let reconnect = ReconnectConfig::read(report, section);
     Some(SourceKind::Websocket(WebsocketConfig {
-        url: url?,
+        url: input.url?,
         headers: headers?,
         interval: interval?.unwrap_or(DEFAULT_IDLE),
         timeout: timeout?.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
