@@ -1,5 +1,6 @@
 //! The hub: applies events and commands to the units, numbers every change
-//! and publishes it on the bus. It also starts the sources.
+//! and publishes it on the bus. It starts nothing: `sources::start` runs the
+//! sources and hands their events to it through [`sources::Intake`].
 //!
 //! One lock covers "number, apply, publish", so `seq` order on the bus is
 //! the order in which changes were applied.
@@ -9,15 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, BusMessage, Envelope, FiredEvent, StateChange};
 use crate::config::Config;
 use crate::event::Event;
 use crate::interpret::{Command, interpret};
-use crate::sources::{self, SourceContext, SourceStatus, SourceStatusView};
+use crate::sources::{self, SourceStatus, SourceStatusView};
 use crate::units::{Applied, EntityState, UnitError, UnitRegistry, UnmatchedEvents, UnmatchedList};
 
 /// Receives the plain-text data that the rules do not turn into a state
@@ -80,7 +78,7 @@ impl Hub {
         let sources = config
             .sources
             .iter()
-            .map(|s| Arc::new(SourceStatus::new(&s.name, s.kind.as_str(), &s.url)))
+            .map(|s| Arc::new(SourceStatus::for_config(s)))
             .collect();
         Ok(Hub {
             core: Mutex::new(Core {
@@ -311,45 +309,14 @@ impl Hub {
             cause: None,
         })))
     }
+}
 
-    /// Starts every configured source and the task that applies their
-    /// events. Everything stops when `shutdown` is cancelled.
-    pub fn start_sources(
-        self: &Arc<Self>,
-        config: &Config,
-        shutdown: &CancellationToken,
-    ) -> Vec<JoinHandle<()>> {
-        self.start_sources_resuming(config, shutdown, &HashMap::new())
+impl sources::Intake for Hub {
+    fn take(&self, event: Event) {
+        self.ingest(event);
     }
 
-    /// Like [`Hub::start_sources`], with each source's last upstream event
-    /// ID from before a restart (source name → ID, from the store), which an
-    /// SSE source sends as `Last-Event-ID` on its first connection.
-    pub fn start_sources_resuming(
-        self: &Arc<Self>,
-        config: &Config,
-        shutdown: &CancellationToken,
-        resume_ids: &HashMap<String, String>,
-    ) -> Vec<JoinHandle<()>> {
-        let (sender, mut receiver) = mpsc::channel::<Event>(1024);
-        let mut tasks = Vec::new();
-        for (source, status) in config.sources.iter().zip(&self.sources) {
-            tasks.push(sources::spawn(SourceContext {
-                config: Arc::new(source.clone()),
-                name: Arc::from(source.name.as_str()),
-                events: sender.clone(),
-                status: status.clone(),
-                shutdown: shutdown.clone(),
-                resume_id: resume_ids.get(&source.name).cloned(),
-            }));
-        }
-        drop(sender);
-        let hub = self.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(event) = receiver.recv().await {
-                hub.ingest(event);
-            }
-        }));
-        tasks
+    fn source_status(&self, name: &str) -> Option<Arc<SourceStatus>> {
+        self.sources.iter().find(|s| s.name() == name).cloned()
     }
 }

@@ -4,10 +4,14 @@
 //! follow the data flow, in this order:
 //!
 //! - [`config`]: the `homebus.toml` file, parsed and validated with the
-//!   position of every mistake.
+//!   position of every mistake; one file per top-level section, and the
+//!   reading toolkit each source type's config uses.
 //! - [`sources`]: tasks that connect to devices and servers (SSE, WebSocket,
-//!   HTTP polling, files, MQTT) and move their bytes into the hub, each
-//!   keeping a [`sources::SourceStatus`].
+//!   HTTP polling, files, MQTT, the demo house) and move their bytes into the
+//!   hub, each keeping a [`sources::SourceStatus`]; one folder per type with
+//!   its config and its run loop, and `sources::start` that runs them all.
+//! - [`http_client`]: the one way sources build HTTP clients (rustls, the
+//!   system's roots).
 //! - [`sse`]: our WHATWG-conformant, incremental Server-Sent Events parser.
 //! - [`format`]: pure functions that turn a source's payload into [`event::Event`]s.
 //! - [`event`]: the `Event` that every source produces.
@@ -15,15 +19,20 @@
 //!   [`interpret::Command`].
 //! - [`units`]: the registry of named units and their Home Assistant-shaped state;
 //!   applying a command yields a [`bus::StateChange`].
+//! - [`hub`]: applies the sources' events and the API's commands to the units
+//!   and publishes the changes; it starts nothing.
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
 //! - [`prometheus`]: the one encoder of the Prometheus text format, for the
 //!   store's and the server's counters on `/metrics`.
 //! - [`store`]: the SQLite database behind the bus: restore, replay, history.
-//! - [`hub`]: the wiring that runs sources, applies their events and publishes the
-//!   changes.
+//! - [`time`]: timestamps in the shape Home Assistant clients parse.
 //! - [`server`]: SSE, WebSocket and REST serving, with auth.
-//! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`).
+//! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`, `db`).
+//!
+//! Dependencies follow this order, with one documented edge back: the
+//! config's `[[source]]` list holds [`sources::SourceConfig`], which each
+//! source type reads with the config's toolkit (see [`config`]).
 
 pub mod bus;
 pub mod cli;

@@ -12,6 +12,34 @@ fn check(path: &Path) -> Output {
         .expect("the homebus binary runs")
 }
 
+/// Checks that `homebus check` accepts the file (exit 0) and counts what
+/// it holds.
+fn assert_ok(path: &Path, counts: &str) {
+    let out = check(path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: ok ({counts})\n", path.display())
+    );
+}
+
+/// The one error line `homebus check` prints for a config with one mistake
+/// (exit 1).
+fn only_error(text: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "homebus.toml", text);
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    (path.display().to_string(), stderr)
+}
+
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
@@ -44,17 +72,7 @@ address = "MOTION"
 kind = "switch"
 "#,
     );
-    let out = check(&path);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{}: ok (2 sources, 1 units)\n", path.display())
-    );
+    assert_ok(&path, "2 sources, 1 units");
 }
 
 #[test]
@@ -109,6 +127,40 @@ fn missing_file_is_one_clear_error_and_exits_1() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(&format!("{}: cannot read the config file", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn neuro_source_blocks_pass_the_check() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/neuro.toml");
+    assert_ok(&path, "4 sources, 0 units");
+}
+
+#[test]
+fn a_key_the_source_type_does_not_take_is_refused_with_its_keys() {
+    let (file, stderr) = only_error(
+        "[[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"http://h/\"\ntimeout = \"5s\"\n",
+    );
+    assert!(
+        stderr.starts_with(&format!(
+            "{file}:5:1: `timeout` in [[source]] `cam` only applies to `fetch` or `websocket` \
+             sources, not `sse`; remove it (`sse` sources take `name`, `type`,"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bare_number_for_reconnect_is_refused_with_a_hint_in_milliseconds() {
+    let (file, stderr) = only_error(
+        "[[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"http://h/\"\nreconnect = 5000\n",
+    );
+    assert!(
+        stderr.starts_with(&format!(
+            "{file}:5:13: `reconnect` in [[source]] `cam` must be a duration with a unit, \
+             not a bare number; write e.g. `reconnect = \"5000ms\"`"
+        )),
         "{stderr}"
     );
 }

@@ -17,7 +17,7 @@ fn demo_hub() -> (Arc<Hub>, CancellationToken) {
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(1000, 1000));
     let hub = Arc::new(Hub::new(&config, bus).unwrap());
     let shutdown = CancellationToken::new();
-    hub.start_sources(&config, &shutdown);
+    homebus::sources::start(hub.clone(), &config.sources, &shutdown, &Default::default());
     (hub, shutdown)
 }
 

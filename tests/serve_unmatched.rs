@@ -23,7 +23,12 @@ fn source(name: &str, url: &str, extra: &str) -> String {
 async fn serve_with_sources(toml: &str) -> (TestServer, DropGuard) {
     let server = TestServer::start(toml).await;
     let shutdown = CancellationToken::new();
-    server.hub.start_sources(&server.config, &shutdown);
+    homebus::sources::start(
+        server.hub.clone(),
+        &server.config.sources,
+        &shutdown,
+        &Default::default(),
+    );
     (server, shutdown.drop_guard())
 }
 

@@ -298,3 +298,47 @@ async fn endless_line_is_refused_at_the_limit_without_reading_it_all() {
     );
     healthy_keeps_ticking(&hub).await;
 }
+
+/// A server that sets a cookie on every answer and ends the stream at once,
+/// so the source reconnects.
+async fn setting_a_cookie() -> ScriptedServer {
+    ScriptedServer::start(|_| {
+        let mut response = support::sse_server::sse("data: 1\n\n");
+        response.headers_mut().insert(
+            axum::http::header::SET_COOKIE,
+            axum::http::HeaderValue::from_static("session=abc; Path=/"),
+        );
+        response
+    })
+    .await
+}
+
+/// The cookie header of the source's second connection.
+async fn cookie_on_reconnect(server: &ScriptedServer) -> Option<String> {
+    until("a reconnection", DEADLINE, || {
+        (server.request_count() >= 2).then_some(())
+    })
+    .await;
+    server.request(1).unwrap().header("cookie")
+}
+
+#[tokio::test]
+async fn credentials_include_sends_the_cookie_back_on_reconnect() {
+    let server = setting_a_cookie().await;
+    let _hub = TestHub::start(&source(
+        "cam",
+        &server.base,
+        "reconnect = \"10ms\"\ncredentials = \"include\"",
+    ));
+    assert_eq!(
+        cookie_on_reconnect(&server).await.as_deref(),
+        Some("session=abc")
+    );
+}
+
+#[tokio::test]
+async fn without_credentials_no_cookie_is_sent_on_reconnect() {
+    let server = setting_a_cookie().await;
+    let _hub = TestHub::start(&source("cam", &server.base, "reconnect = \"10ms\""));
+    assert_eq!(cookie_on_reconnect(&server).await, None);
+}

@@ -75,7 +75,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => HashMap::new(),
     };
     let shutdown = CancellationToken::new();
-    let tasks = hub.start_sources_resuming(&config, &shutdown, &resume_ids);
+    let tasks = crate::sources::start(hub.clone(), &config.sources, &shutdown, &resume_ids);
     let extra = ExtraRoutes {
         protected: match &persistent {
             Some(bus) => history_router(bus.store().clone()),

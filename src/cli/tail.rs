@@ -5,10 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
-use crate::config::Method;
-use crate::sources::{SseRequest, open_sse_stream};
+use crate::sources::{Method, SseRequest, open_sse_stream};
 use crate::sse::{SseItem, SseParser};
 
 /// Options of `homebus tail`.
@@ -32,7 +32,7 @@ pub struct TailArgs {
     #[arg(long)]
     pub last_event_id: Option<String>,
     /// Largest line or event accepted, in bytes.
-    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_EVENT_SIZE)]
+    #[arg(long, default_value_t = crate::sources::DEFAULT_MAX_EVENT_SIZE)]
     pub max_event_size: usize,
 }
 
@@ -60,16 +60,22 @@ fn request(args: &TailArgs) -> anyhow::Result<SseRequest> {
         "POST" => Method::POST,
         other => anyhow::bail!("method `{other}` is not supported; use GET or POST"),
     };
-    let headers = args
-        .headers
-        .iter()
-        .map(|h| {
-            let (name, value) = h
-                .split_once(':')
-                .with_context(|| format!("header `{h}` has no `:`; write it as 'Name: value'"))?;
-            Ok((name.trim().to_string(), value.trim().to_string()))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .with_context(|| format!("header `{h}` has no `:`; write it as 'Name: value'"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| {
+            format!(
+                "`{}` is not a valid header name; use letters, digits and `-`",
+                name.trim()
+            )
+        })?;
+        let value = HeaderValue::from_str(value.trim()).with_context(|| {
+            format!("the value of header `{name}` holds a line break or control character")
+        })?;
+        headers.append(name, value);
+    }
     url::Url::parse(&args.url).with_context(|| format!("`{}` is not a URL", args.url))?;
     Ok(SseRequest {
         url: args.url.clone(),

@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 
 use super::Config;
+use super::auth::{self, AUTH_KEYS};
 use super::read::{Env, Section, describe};
 use super::report::{Report, closest, line_column};
-use super::sections::{self, AUTH_KEYS, SERVER_KEYS, SOURCE_KEYS, UNIT_KEYS};
+use super::server::{self, SERVER_KEYS};
+use super::unit::{self, UNIT_KEYS};
+use crate::sources::SourceConfig;
 
 /// One mistake in a config file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,11 +152,11 @@ fn read_document(
             "[server]".to_string(),
             SERVER_KEYS,
         );
-        (config.server, listen_span) = sections::server(report, &section, config_dir);
+        (config.server, listen_span) = server::read(report, &section, config_dir);
     }
     if let Some(table) = table_section(report, document, "auth") {
         let section = Section::new(report, table.0, table.1, "[auth]".to_string(), AUTH_KEYS);
-        config.auth = Some(sections::auth(report, &section, env));
+        config.auth = Some(auth::read(report, &section, env));
     }
     if let Some(span) = listen_span
         && config.auth.is_none()
@@ -177,8 +180,8 @@ fn read_document(
             Some(name) => format!("[[source]] `{name}`"),
             None => format!("[[source]] #{}", index + 1),
         };
-        let section = Section::new(report, table, span, label, SOURCE_KEYS);
-        let built = sections::source(report, &section, env, config_dir);
+        let section = Section::unchecked(table, span, label);
+        let built = SourceConfig::read(report, &section, env, config_dir);
         names.extend(built.name);
         config.sources.extend(built.config);
     }
@@ -201,7 +204,7 @@ fn read_document(
             None => format!("[[unit]] #{}", index + 1),
         };
         let section = Section::new(report, table, span, label, UNIT_KEYS);
-        let built = sections::unit(report, &section);
+        let built = unit::read(report, &section);
         addresses.extend(built.address);
         entity_ids.extend(built.entity_id);
         config.units.extend(built.config);

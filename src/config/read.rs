@@ -12,15 +12,15 @@ use super::Secret;
 use super::report::{Report, closest, one_of};
 
 /// A value of the file with its byte range.
-pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
 /// Looks up an environment variable; the loader takes it as a parameter so
 /// that tests need not change the process environment.
-pub(super) type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
+pub(crate) type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
 
 /// One table of the file (`[server]`, one `[[source]]`, …) and the name
 /// messages give it.
-pub(super) struct Section<'a, 'i> {
+pub(crate) struct Section<'a, 'i> {
     table: &'a DeTable<'i>,
     /// The header (or inline table), where a missing key is reported.
     span: Range<usize>,
@@ -30,53 +30,69 @@ pub(super) struct Section<'a, 'i> {
 
 impl<'a, 'i> Section<'a, 'i> {
     /// Wraps a table, reporting every key that is not in `allowed`.
-    pub(super) fn new(
+    pub(crate) fn new(
         report: &mut Report,
         table: &'a DeTable<'i>,
         span: Range<usize>,
         label: String,
         allowed: &[&str],
     ) -> Self {
-        for key in table.keys() {
-            let name: &str = key.get_ref();
+        let section = Self::unchecked(table, span, label);
+        for (name, key_span) in section.keys() {
             if !allowed.contains(&name) {
-                let hint = closest(name, allowed)
-                    .map(|c| format!("did you mean `{c}`? The"))
-                    .unwrap_or_else(|| "the".to_string());
-                report.add(
-                    key.span(),
-                    format!(
-                        "unknown key `{name}` in {label}; {hint} keys allowed here are {}",
-                        one_of(allowed)
-                    ),
-                );
+                report.add(key_span, section.unknown_key(name, allowed));
             }
         }
+        section
+    }
+
+    /// Wraps a table whose keys the caller checks itself (a `[[source]]`,
+    /// whose allowed keys depend on its `type`).
+    pub(crate) fn unchecked(table: &'a DeTable<'i>, span: Range<usize>, label: String) -> Self {
         Section { table, span, label }
     }
 
+    /// Every key of the table as written, with where it is.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&'a str, Range<usize>)> + use<'a, 'i> {
+        self.table
+            .keys()
+            .map(|key| (key.get_ref().as_ref(), key.span()))
+    }
+
+    /// "unknown key `x` in …; did you mean …? The keys allowed here are …".
+    pub(crate) fn unknown_key(&self, name: &str, allowed: &[&str]) -> String {
+        let hint = closest(name, allowed)
+            .map(|c| format!("did you mean `{c}`? The"))
+            .unwrap_or_else(|| "the".to_string());
+        format!(
+            "unknown key `{name}` in {}; {hint} keys allowed here are {}",
+            self.label,
+            one_of(allowed)
+        )
+    }
+
     /// How messages name this table.
-    pub(super) fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         &self.label
     }
 
     /// Where the table starts (its header).
-    pub(super) fn span(&self) -> Range<usize> {
+    pub(crate) fn span(&self) -> Range<usize> {
         self.span.clone()
     }
 
     /// The raw value of `key`, if present.
-    pub(super) fn value(&self, key: &str) -> Option<&'a Value<'i>> {
+    pub(crate) fn value(&self, key: &str) -> Option<&'a Value<'i>> {
         self.table.get(key)
     }
 
     /// Where `key` is written, if present.
-    pub(super) fn key_span(&self, key: &str) -> Option<Range<usize>> {
+    pub(crate) fn key_span(&self, key: &str) -> Option<Range<usize>> {
         self.table.get_key_value(key).map(|(k, _)| k.span())
     }
 
     /// Reports that a required key is absent, at the table's header.
-    pub(super) fn missing(&self, report: &mut Report, key: &str, example: &str) {
+    pub(crate) fn missing(&self, report: &mut Report, key: &str, example: &str) {
         report.add(
             self.span(),
             format!(
@@ -98,7 +114,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string value.
-    pub(super) fn string(&self, report: &mut Report, key: &str) -> Option<Spanned<String>> {
+    pub(crate) fn string(&self, report: &mut Report, key: &str) -> Option<Spanned<String>> {
         let value = self.value(key)?;
         match value.get_ref() {
             DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
@@ -110,7 +126,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string value that must be present and not empty.
-    pub(super) fn required_string(
+    pub(crate) fn required_string(
         &self,
         report: &mut Report,
         key: &str,
@@ -135,7 +151,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A boolean value.
-    pub(super) fn bool(&self, report: &mut Report, key: &str) -> Option<bool> {
+    pub(crate) fn bool(&self, report: &mut Report, key: &str) -> Option<bool> {
         let value = self.value(key)?;
         match value.get_ref() {
             DeValue::Boolean(b) => Some(*b),
@@ -157,7 +173,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A whole number within `range`.
-    pub(super) fn integer(
+    pub(crate) fn integer(
         &self,
         report: &mut Report,
         key: &str,
@@ -186,21 +202,47 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A humantime duration (`500ms`, `5s`, `7d`); zero only if `allow_zero`.
-    pub(super) fn duration(
+    /// A bare number is refused, with a hint that keeps its magnitude.
+    pub(crate) fn duration(
         &self,
         report: &mut Report,
         key: &str,
         allow_zero: bool,
     ) -> Option<Spanned<Duration>> {
+        self.read_duration(report, key, allow_zero, false)
+    }
+
+    /// A duration that may also be a bare whole number of milliseconds, as
+    /// Neuro's `config.js` writes a source's `interval` (`5000` is 5 s).
+    pub(crate) fn duration_or_millis(
+        &self,
+        report: &mut Report,
+        key: &str,
+    ) -> Option<Spanned<Duration>> {
+        self.read_duration(report, key, false, true)
+    }
+
+    fn read_duration(
+        &self,
+        report: &mut Report,
+        key: &str,
+        allow_zero: bool,
+        bare_millis: bool,
+    ) -> Option<Spanned<Duration>> {
         let value = self.value(key)?;
         let text = match value.get_ref() {
             DeValue::String(s) => s.as_ref(),
+            DeValue::Integer(_) if bare_millis => {
+                let millis = self.integer(report, key, 1..=i64::from(u32::MAX))?;
+                let millis = u64::try_from(*millis.get_ref()).unwrap_or(u64::MAX);
+                return Some(Spanned::new(value.span(), Duration::from_millis(millis)));
+            }
             DeValue::Integer(n) => {
                 report.add(
                     value.span(),
                     format!(
                         "`{key}` in {} must be a duration with a unit, not a bare number; \
-                         write e.g. `{key} = \"{n}s\"`",
+                         write e.g. `{key} = \"{n}ms\"` (or in `s`, `min`, `h`, `d`)",
                         self.label
                     ),
                 );
@@ -238,7 +280,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// An array of strings.
-    pub(super) fn strings(
+    pub(crate) fn strings(
         &self,
         report: &mut Report,
         key: &str,
@@ -275,7 +317,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A secret: a string, or `"env:NAME"` read from the environment.
-    pub(super) fn secret(&self, report: &mut Report, key: &str, env: Env<'_>) -> Option<Secret> {
+    pub(crate) fn secret(&self, report: &mut Report, key: &str, env: Env<'_>) -> Option<Secret> {
         let value = self.value(key)?;
         match value.get_ref() {
             DeValue::String(s) => self.resolve(report, key, s, value.span(), env),
@@ -287,7 +329,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// An array of secrets.
-    pub(super) fn secrets(
+    pub(crate) fn secrets(
         &self,
         report: &mut Report,
         key: &str,
@@ -307,7 +349,7 @@ impl<'a, 'i> Section<'a, 'i> {
 
     /// A table of secrets (`headers = { Authorization = "env:CAM_AUTH" }`),
     /// each with the span of its key.
-    pub(super) fn secret_table(
+    pub(crate) fn secret_table(
         &self,
         report: &mut Report,
         key: &str,
@@ -378,7 +420,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// One of a fixed set of words (ASCII case ignored).
-    pub(super) fn choice<T: Copy>(
+    pub(crate) fn choice<T: Copy>(
         &self,
         report: &mut Report,
         key: &str,
@@ -408,9 +450,15 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 }
 
+/// `path` made absolute against the working directory, without touching the
+/// file system otherwise (the file may not exist yet).
+pub(crate) fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// "an integer (5)", "a string": what was found instead, for messages. The
 /// text of strings is left out, since it may be a secret.
-pub(super) fn describe(value: &DeValue<'_>) -> String {
+pub(crate) fn describe(value: &DeValue<'_>) -> String {
     match value {
         DeValue::String(_) => "a string".to_string(),
         DeValue::Integer(n) => format!("a number ({n})"),

@@ -11,7 +11,7 @@ use super::load::{ConfigError, ConfigErrors};
 
 /// The mistakes found so far, in byte offsets of the config text.
 #[derive(Debug)]
-pub(super) struct Report<'t> {
+pub(crate) struct Report<'t> {
     /// The config text, to turn offsets into lines.
     text: &'t str,
     mistakes: Vec<(Range<usize>, String)>,
@@ -19,7 +19,7 @@ pub(super) struct Report<'t> {
 
 impl<'t> Report<'t> {
     /// An empty report about `text`.
-    pub(super) fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str) -> Self {
         Report {
             text,
             mistakes: Vec::new(),
@@ -28,27 +28,27 @@ impl<'t> Report<'t> {
 
     /// The 1-based line of a byte offset, for messages that refer to an
     /// earlier place in the file.
-    pub(super) fn line_of(&self, offset: usize) -> usize {
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         line_column(self.text, offset).0
     }
 
     /// Notes a mistake at `span`; `message` says what is wrong and what to change.
-    pub(super) fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.mistakes.push((span, message.into()));
     }
 
     /// Whether nothing was found.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.mistakes.is_empty()
     }
 
     /// How many mistakes were found so far, to tell whether a section added any.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.mistakes.len()
     }
 
     /// The mistakes as errors, in the order they appear in the file.
-    pub(super) fn into_errors(self, file: &Path) -> ConfigErrors {
+    pub(crate) fn into_errors(self, file: &Path) -> ConfigErrors {
         let text = self.text;
         let mut mistakes = self.mistakes;
         mistakes.sort_by_key(|(span, _)| span.start);
@@ -71,7 +71,7 @@ impl<'t> Report<'t> {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -84,34 +84,18 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// The candidate a misspelt `word` most likely meant, if one is close enough
 /// to be a typo rather than a different word.
-pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .map(|c| (strsim::levenshtein(&word, &c.to_ascii_lowercase()), *c))
         .filter(|(distance, c)| *distance <= (c.chars().count() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 /// `` `a`, `b` or `c` `` for messages that list what is allowed.
-pub(super) fn one_of(options: &[&str]) -> String {
+pub(crate) fn one_of(options: &[&str]) -> String {
     let quoted: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
     match quoted.split_last() {
         None => String::new(),

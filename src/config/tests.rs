@@ -3,8 +3,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Config, ConfigError, FormatKind, Method, SourceType, parse_str_with_env};
-use crate::units::UnitKind;
+use super::{Config, ConfigError, UnitKind, parse_str_with_env};
+use crate::format::FormatKind;
+use crate::sources::{
+    Credentials, DEFAULT_FETCH_INTERVAL, DEFAULT_FILE_INTERVAL, FetchConfig, FileConfig,
+    HttpRequest, Method, SourceConfig, SourceKind,
+};
 
 const FILE: &str = "/etc/homebus/homebus.toml";
 
@@ -34,6 +38,29 @@ fn only_error(text: &str) -> ConfigError {
 
 fn at(error: &ConfigError) -> (usize, usize) {
     (error.line, error.column)
+}
+
+/// The request of an `sse` or `fetch` source.
+fn request(source: &SourceConfig) -> &HttpRequest {
+    match &source.kind {
+        SourceKind::Sse(c) => &c.request,
+        SourceKind::Fetch(c) => &c.request,
+        other => panic!("not an HTTP source: {other:?}"),
+    }
+}
+
+fn fetch(source: &SourceConfig) -> &FetchConfig {
+    match &source.kind {
+        SourceKind::Fetch(c) => c,
+        other => panic!("not a fetch source: {other:?}"),
+    }
+}
+
+fn file(source: &SourceConfig) -> &FileConfig {
+    match &source.kind {
+        SourceKind::File(c) => c,
+        other => panic!("not a file source: {other:?}"),
+    }
 }
 
 #[test]
@@ -101,15 +128,14 @@ name = "Hall motion"
     assert_eq!(auth.api_keys[0].expose(), "key-1");
     assert_eq!(auth.jwt_secret.unwrap().expose(), "jwt-secret");
     let camera = &config.sources[0];
-    assert_eq!(camera.kind, SourceType::Sse);
-    assert_eq!(camera.url, "https://cam.local/events?x=1");
-    assert_eq!(camera.headers["Authorization"].expose(), "Basic abc");
-    assert_eq!(camera.format(), FormatKind::Xtension);
+    assert_eq!(camera.kind.type_name(), "sse");
+    assert_eq!(request(camera).url, "https://cam.local/events?x=1");
+    assert_eq!(request(camera).headers["Authorization"], "Basic abc");
+    assert_eq!(camera.format, FormatKind::Xtension);
     assert!(camera.accepts("motion"));
     let weather = &config.sources[1];
-    assert_eq!(weather.kind, SourceType::Fetch);
-    assert_eq!(weather.interval, Some(Duration::from_secs(5)));
-    assert_eq!(weather.format(), FormatKind::Raw);
+    assert_eq!(fetch(weather).interval, Duration::from_secs(5));
+    assert_eq!(weather.format, FormatKind::Raw);
     assert_eq!(config.units[0].kind, UnitKind::Switch);
     assert_eq!(
         config.units[0].entity_id.as_deref(),
@@ -143,8 +169,8 @@ fn unknown_key_is_reported_with_line_and_column() {
         "{error}"
     );
     assert!(
-        error.message.contains("`max_backoff`"),
-        "lists allowed keys: {error}"
+        error.message.contains("`timeout`"),
+        "lists the keys a fetch source takes: {error}"
     );
 }
 
@@ -209,12 +235,23 @@ fn out_of_range_port_is_refused() {
 }
 
 #[test]
-fn bare_number_as_duration_suggests_a_unit() {
+fn bare_number_as_duration_gets_a_hint_that_keeps_its_magnitude() {
     let error = only_error("[server]\nhistory_retention = 7\n");
     assert!(
-        error.message.contains("`history_retention = \"7s\"`"),
+        error.message.contains("`history_retention = \"7ms\"`"),
         "{error}"
     );
+    let error = only_error(
+        "[[source]]\nname = \"a\"\ntype = \"sse\"\nurl = \"http://h/\"\nreconnect = 5000\n",
+    );
+    assert_eq!(at(&error), (5, 13));
+    assert!(
+        error
+            .message
+            .contains("write e.g. `reconnect = \"5000ms\"`"),
+        "{error}"
+    );
+    assert!(!error.message.contains("5000s"), "{error}");
 }
 
 #[test]
@@ -380,7 +417,7 @@ fn each_source_type_accepts_its_own_schemes() {
             }
         );
         let config = load(&text).unwrap_or_else(|e| panic!("{kind} {url}: {e:#?}"));
-        assert_eq!(config.sources[0].url, url);
+        assert_eq!(config.sources[0].kind.location(), url);
     }
 }
 
@@ -395,10 +432,9 @@ fn url_that_does_not_parse_is_refused() {
 fn relative_file_path_is_resolved_against_the_config_dir() {
     let config =
         load("[[source]]\nname = \"f\"\ntype = \"file\"\npath = \"data/events.txt\"\n").unwrap();
-    assert_eq!(config.sources[0].url, "/etc/homebus/data/events.txt");
     assert_eq!(
-        config.sources[0].file_path(),
-        Some(Path::new("/etc/homebus/data/events.txt"))
+        file(&config.sources[0]).path,
+        Path::new("/etc/homebus/data/events.txt")
     );
 }
 
@@ -407,7 +443,10 @@ fn file_url_and_absolute_path_are_kept_as_absolute_paths() {
     for url in ["file:///var/lib/ev%20ents.txt", "/var/lib/ev ents.txt"] {
         let text = format!("[[source]]\nname = \"f\"\ntype = \"file\"\nurl = \"{url}\"\n");
         let config = load(&text).unwrap();
-        assert_eq!(config.sources[0].url, "/var/lib/ev ents.txt");
+        assert_eq!(
+            file(&config.sources[0]).path,
+            Path::new("/var/lib/ev ents.txt")
+        );
     }
 }
 
@@ -422,14 +461,9 @@ fn fetch_and_file_get_a_default_interval() {
     let text = "[[source]]\nname = \"w\"\ntype = \"fetch\"\nurl = \"http://h/\"\nevents = [\"t\"]\n\
                 [[source]]\nname = \"f\"\ntype = \"file\"\nurl = \"x.txt\"\n";
     let config = load(text).unwrap();
-    assert_eq!(
-        config.sources[0].interval,
-        Some(super::DEFAULT_FETCH_INTERVAL)
-    );
-    assert_eq!(
-        config.sources[1].interval,
-        Some(super::DEFAULT_FILE_INTERVAL)
-    );
+    assert_eq!(fetch(&config.sources[0]).interval, DEFAULT_FETCH_INTERVAL);
+    assert_eq!(fetch(&config.sources[0]).timeout, DEFAULT_FETCH_INTERVAL);
+    assert_eq!(file(&config.sources[1]).interval, DEFAULT_FILE_INTERVAL);
 }
 
 #[test]
@@ -538,7 +572,7 @@ fn raw_format_needs_exactly_one_event_name() {
 #[test]
 fn other_formats_need_no_event_name() {
     let text = "[[source]]\nname = \"d\"\ntype = \"websocket\"\nurl = \"ws://h:8088/\"\nformat = \"deconz\"\n";
-    assert_eq!(load(text).unwrap().sources[0].format(), FormatKind::Deconz);
+    assert_eq!(load(text).unwrap().sources[0].format, FormatKind::Deconz);
 }
 
 #[test]
@@ -549,8 +583,8 @@ fn body_with_get_is_refused() {
     assert!(error.message.contains("method = \"POST\""), "{error}");
     let text = "[[source]]\nname = \"s\"\ntype = \"fetch\"\nurl = \"http://h/\"\nevents = [\"t\"]\nmethod = \"post\"\nbody = \"{}\"\n";
     let config = load(text).unwrap();
-    assert_eq!(config.sources[0].method, Method::POST);
-    assert_eq!(config.sources[0].body.as_deref(), Some("{}"));
+    assert_eq!(request(&config.sources[0]).method, Method::POST);
+    assert_eq!(request(&config.sources[0]).body.as_deref(), Some("{}"));
 }
 
 #[test]
@@ -598,6 +632,151 @@ fn mqtt_keys_on_another_type_are_refused() {
         error
             .message
             .contains("only applies to `mqtt` sources, not `sse`"),
+        "{error}"
+    );
+}
+
+/// Neuro's four source blocks from its `config.js`, in TOML.
+const NEURO_BLOCKS: &str = include_str!("../../tests/data/neuro.toml");
+
+#[test]
+fn neuro_source_blocks_load_unchanged() {
+    let config = load(NEURO_BLOCKS).unwrap();
+    let types: Vec<&str> = config.sources.iter().map(|s| s.kind.type_name()).collect();
+    assert_eq!(types, ["sse", "websocket", "fetch", "file"]);
+    let fetch = fetch(&config.sources[2]);
+    assert_eq!(fetch.interval, Duration::from_secs(5));
+    assert_eq!(fetch.request.credentials, Credentials::Include);
+    assert_eq!(file(&config.sources[3]).interval, Duration::from_secs(1));
+    assert_eq!(
+        file(&config.sources[3]).path,
+        Path::new("/etc/homebus/provider.txt")
+    );
+}
+
+#[test]
+fn source_type_ignores_case_and_takes_wss_for_websocket() {
+    for written in ["websocket", "WebSocket", "wss", "WSS"] {
+        let text = format!(
+            "[[source]]\nname = \"w\"\ntype = \"{written}\"\nurl = \"ws://h/\"\nevents = [\"e\"]\n"
+        );
+        let config = load(&text).unwrap_or_else(|e| panic!("{written}: {e:#?}"));
+        assert!(
+            matches!(config.sources[0].kind, SourceKind::Websocket(_)),
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn a_bare_source_interval_is_milliseconds() {
+    let text = "[[source]]\nname = \"w\"\ntype = \"websocket\"\nurl = \"ws://h/\"\nevents = [\"e\"]\ninterval = 250\n";
+    match &load(text).unwrap().sources[0].kind {
+        SourceKind::Websocket(c) => assert_eq!(c.interval, Duration::from_millis(250)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_zero_source_interval_is_refused() {
+    let text = "[[source]]\nname = \"f\"\ntype = \"file\"\nurl = \"x.txt\"\ninterval = 0\n";
+    let error = only_error(text);
+    assert_eq!(at(&error), (5, 12));
+    assert!(error.message.contains("between 1 and"), "{error}");
+}
+
+#[test]
+fn a_key_the_type_does_not_take_lists_the_keys_it_takes() {
+    for kind in ["sse", "file", "mqtt"] {
+        let url = match kind {
+            "sse" => "http://h/",
+            "mqtt" => "mqtt://h",
+            _ => "x.txt",
+        };
+        let text = format!(
+            "[[source]]\nname = \"s\"\ntype = \"{kind}\"\nurl = \"{url}\"\ntopics = [\"t\"]\ntimeout = \"5s\"\n"
+        );
+        let errors = load(&text).unwrap_err();
+        let error = errors
+            .iter()
+            .find(|e| e.line == 6)
+            .unwrap_or_else(|| panic!("{kind}: {errors:#?}"));
+        assert_eq!(at(error), (6, 1));
+        assert!(
+            error.message.contains(&format!(
+                "`timeout` in [[source]] `s` only applies to `fetch` or `websocket` sources, not `{kind}`"
+            )),
+            "{error}"
+        );
+        assert!(
+            error
+                .message
+                .contains(&format!("`{kind}` sources take `name`, `type`")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn reconnect_on_a_polled_source_is_refused() {
+    let text = "[[source]]\nname = \"w\"\ntype = \"fetch\"\nurl = \"http://h/\"\nevents = [\"t\"]\nreconnect = \"1s\"\n";
+    let error = only_error(text);
+    assert!(
+        error
+            .message
+            .contains("only applies to `mqtt`, `sse` or `websocket` sources, not `fetch`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn credentials_on_sse_and_fetch_choose_the_cookie_jar() {
+    let base = "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://h/\"\n";
+    let credentials =
+        |extra: &str| request(&load(&format!("{base}{extra}")).unwrap().sources[0]).credentials;
+    assert_eq!(credentials(""), Credentials::Omit);
+    assert_eq!(
+        credentials("credentials = \"include\"\n"),
+        Credentials::Include
+    );
+    assert_eq!(
+        credentials("credentials = \"same-origin\"\n"),
+        Credentials::SameOrigin
+    );
+    assert!(credentials("credentials = \"same-origin\"\n").keeps_cookies());
+    assert!(!credentials("credentials = \"omit\"\n").keeps_cookies());
+    let error = only_error(&format!("{base}credentials = \"always\"\n"));
+    assert!(
+        error
+            .message
+            .contains("must be `omit`, `same-origin` or `include`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn headers_are_built_once_and_their_values_stay_out_of_debug_output() {
+    let text = "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://h/\"\nheaders = { Authorization = \"Bearer hunter2\" }\n";
+    let config = load(text).unwrap();
+    let headers = &request(&config.sources[0]).headers;
+    assert_eq!(headers["authorization"], "Bearer hunter2");
+    assert!(headers["authorization"].is_sensitive());
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_file_url_on_another_host_is_refused() {
+    let error =
+        only_error("[[source]]\nname = \"f\"\ntype = \"file\"\nurl = \"file://otherhost/x\"\n");
+    assert!(error.message.contains("absolute path"), "{error}");
+}
+
+#[test]
+fn path_is_only_for_file_sources() {
+    let error =
+        only_error("[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://h/\"\npath = \"x\"\n");
+    assert!(
+        error.message.contains("only applies to `file` sources"),
         "{error}"
     );
 }

@@ -21,7 +21,50 @@ mod file_kv;
 mod home_assistant;
 mod json;
 
-use crate::config::{FormatKind, SourceConfig};
+/// How a source's payload becomes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatKind {
+    /// SSE event name + data (default for `sse` and `mqtt`).
+    Xtension,
+    /// The whole payload is the data of the source's single event name
+    /// (default for `websocket` and `fetch`).
+    Raw,
+    /// `event="name";data=value` pairs (default for `file`).
+    FileKv,
+    /// A JSON object becomes the attributes of the source's event name.
+    Json,
+    /// deCONZ WebSocket messages.
+    Deconz,
+    /// Home Assistant `state_changed` events.
+    HomeAssistant,
+    /// ESPHome `/events` stream.
+    Esphome,
+}
+
+/// Every format by the name the config gives it.
+pub const FORMATS: &[(&str, FormatKind)] = &[
+    ("xtension", FormatKind::Xtension),
+    ("raw", FormatKind::Raw),
+    ("file-kv", FormatKind::FileKv),
+    ("json", FormatKind::Json),
+    ("deconz", FormatKind::Deconz),
+    ("home-assistant", FormatKind::HomeAssistant),
+    ("esphome", FormatKind::Esphome),
+];
+
+/// What a format needs to know of the source it reads for.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoding<'a> {
+    /// The source's name, for messages.
+    pub source: &'a str,
+    /// The format in force.
+    pub format: FormatKind,
+    /// The source's `events` whitelist; `raw` and `json` name their events
+    /// after its single entry.
+    pub events: Option<&'a [String]>,
+    /// For `json`: the JSON pointer that picks one value.
+    pub json_pointer: Option<&'a str>,
+}
 
 /// A payload that a format cannot read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -88,11 +131,11 @@ pub(crate) type Refusal = String;
 /// fetch and file); `data` is the payload. A payload that yields nothing to apply
 /// (a keep-alive, an event type the format ignores) gives an empty list.
 pub fn decode(
-    config: &SourceConfig,
+    config: &Decoding<'_>,
     name: &str,
     data: Option<&str>,
 ) -> Result<Vec<Decoded>, FormatError> {
-    let kind = config.format();
+    let kind = config.format;
     let payload = data.unwrap_or("");
     let result = match kind {
         FormatKind::Xtension => Ok(vec![Decoded::event(name, data.map(str::to_string))]),
@@ -101,17 +144,13 @@ pub fn decode(
             data.map(str::to_string),
         )]),
         FormatKind::FileKv => file_kv::decode(payload),
-        FormatKind::Json => json::decode(
-            json_name(config, name),
-            payload,
-            config.json_pointer.as_deref(),
-        ),
+        FormatKind::Json => json::decode(json_name(config, name), payload, config.json_pointer),
         FormatKind::Deconz => deconz::decode(payload),
         FormatKind::HomeAssistant => home_assistant::decode(payload),
         FormatKind::Esphome => esphome::decode(name, payload),
     };
     result.map_err(|reason| FormatError::Unreadable {
-        source_name: config.name.clone(),
+        source_name: config.source.to_string(),
         format: format_name(kind),
         reason,
         excerpt: excerpt(payload),
@@ -126,8 +165,8 @@ pub const UNNAMED: &str = "message";
 /// The name `raw` gives its events: the source's one `events` entry (the
 /// dashboard convention; the config check requires exactly one), else the
 /// transport's name.
-fn single_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
-    match config.events.as_deref() {
+fn single_name<'a>(config: &Decoding<'a>, name: &'a str) -> &'a str {
+    match config.events {
         Some([only]) => only,
         _ => name,
     }
@@ -136,7 +175,7 @@ fn single_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
 /// The name `json` gives its events: like `raw` for a payload without a
 /// name, but an MQTT topic or SSE event name stays, so several topics can
 /// carry JSON to several units.
-fn json_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
+fn json_name<'a>(config: &Decoding<'a>, name: &'a str) -> &'a str {
     if name == UNNAMED {
         single_name(config, name)
     } else {
@@ -146,15 +185,10 @@ fn json_name<'a>(config: &'a SourceConfig, name: &'a str) -> &'a str {
 
 /// The format's name as written in the config.
 pub fn format_name(kind: FormatKind) -> &'static str {
-    match kind {
-        FormatKind::Xtension => "xtension",
-        FormatKind::Raw => "raw",
-        FormatKind::FileKv => "file-kv",
-        FormatKind::Json => "json",
-        FormatKind::Deconz => "deconz",
-        FormatKind::HomeAssistant => "home-assistant",
-        FormatKind::Esphome => "esphome",
-    }
+    FORMATS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("?", |(name, _)| name)
 }
 
 /// The first 60 characters of a payload, for error messages.
@@ -179,7 +213,6 @@ pub(crate) fn json_as_data(value: &serde_json::Value) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::SourceType;
 
     /// Test helper: the one event a decode yielded, with its data parsed as JSON.
     pub(crate) fn single_json_event(decoded: &[Decoded]) -> (String, serde_json::Value) {
@@ -192,21 +225,20 @@ pub(crate) mod tests {
         }
     }
 
-    /// A source config with this format, as the tests of each format use it.
-    pub(crate) fn source(kind: SourceType, format: Option<FormatKind>) -> SourceConfig {
-        let text = format!(
-            "name = \"test\"\ntype = \"{}\"\nurl = \"x\"\n",
-            kind.as_str()
-        );
-        let mut config: SourceConfig = toml::from_str(&text).expect("test config");
-        config.format = format;
-        config
+    /// How a source named `test` with this format and whitelist decodes.
+    fn decoding<'a>(format: FormatKind, events: Option<&'a [String]>) -> Decoding<'a> {
+        Decoding {
+            source: "test",
+            format,
+            events,
+            json_pointer: None,
+        }
     }
 
     #[test]
     fn raw_gives_the_payload_to_the_single_event_name() {
-        let mut config = source(SourceType::Websocket, None);
-        config.events = Some(vec!["temperature".into()]);
+        let events = ["temperature".to_string()];
+        let config = decoding(FormatKind::Raw, Some(&events));
         assert_eq!(
             decode(&config, "message", Some("42")).unwrap(),
             vec![Decoded::event("temperature", Some("42".into()))]
@@ -215,7 +247,7 @@ pub(crate) mod tests {
 
     #[test]
     fn raw_without_events_keeps_the_transport_name() {
-        let config = source(SourceType::Fetch, None);
+        let config = decoding(FormatKind::Raw, None);
         assert_eq!(
             decode(&config, "message", Some("x")).unwrap(),
             vec![Decoded::event("message", Some("x".into()))]
@@ -224,8 +256,8 @@ pub(crate) mod tests {
 
     #[test]
     fn json_keeps_an_mqtt_topic_as_the_name() {
-        let mut config = source(SourceType::Mqtt, Some(FormatKind::Json));
-        config.events = Some(vec!["home/a".into(), "home/b".into()]);
+        let events = ["home/a".to_string(), "home/b".to_string()];
+        let config = decoding(FormatKind::Json, Some(&events));
         assert_eq!(
             decode(&config, "home/b", Some(r#"{"t":1}"#)).unwrap(),
             vec![Decoded::event("home/b", Some(r#"{"t":1}"#.into()))]
@@ -234,8 +266,8 @@ pub(crate) mod tests {
 
     #[test]
     fn json_without_a_transport_name_uses_the_single_event_name() {
-        let mut config = source(SourceType::Fetch, Some(FormatKind::Json));
-        config.events = Some(vec!["weather".into()]);
+        let events = ["weather".to_string()];
+        let config = decoding(FormatKind::Json, Some(&events));
         assert_eq!(
             decode(&config, UNNAMED, Some("21")).unwrap(),
             vec![Decoded::event("weather", Some("21".into()))]
@@ -244,7 +276,7 @@ pub(crate) mod tests {
 
     #[test]
     fn xtension_keeps_name_and_data() {
-        let config = source(SourceType::Sse, None);
+        let config = decoding(FormatKind::Xtension, None);
         assert_eq!(
             decode(&config, "Motion", None).unwrap(),
             vec![Decoded::event("Motion", None)]
@@ -252,8 +284,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn mqtt_defaults_to_topic_as_the_event_name() {
-        let config = source(SourceType::Mqtt, None);
+    fn xtension_takes_an_mqtt_topic_as_the_event_name() {
+        let config = decoding(FormatKind::Xtension, None);
         assert_eq!(
             decode(&config, "home/temp", Some("21")).unwrap(),
             vec![Decoded::event("home/temp", Some("21".into()))]
@@ -262,7 +294,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unreadable_payload_names_the_source_and_shows_an_excerpt() {
-        let config = source(SourceType::Websocket, Some(FormatKind::Deconz));
+        let config = decoding(FormatKind::Deconz, None);
         let long = format!("not json {}", "x".repeat(200));
         let error = decode(&config, "message", Some(&long)).unwrap_err();
         let text = error.to_string();

@@ -1,16 +1,26 @@
 //! Sources: tasks that connect to a device or server, move its bytes through
 //! a format and send the resulting events into the hub.
 //!
-//! Each source type lives in its own file; [`spawn`] picks it by the
-//! config's `type`. Every source keeps a [`SourceStatus`] that the server shows.
+//! Each source type lives in its own folder (`sse/`, `websocket/`, `fetch/`,
+//! `file/`, `mqtt/`, `demo/`) with its config (fields, defaults, rules) and
+//! its `run`. `config.rs` holds the fields every type shares and the
+//! [`SourceKind`] enum; `http.rs` the request fields of the HTTP types.
+//! [`start`] runs every configured source, [`spawn`] picks one's `run` by
+//! its kind. Every source keeps a [`SourceStatus`] that the server shows.
+//!
+//! Adding a source type: one folder, one [`SourceKind`] variant, its row in
+//! the type table of `config.rs` and one arm in [`spawn`].
 
 mod backoff;
+pub(crate) mod config;
 mod demo;
 mod error_log;
 mod fetch;
 mod file;
+pub(crate) mod http;
 mod mqtt;
 mod sse;
+mod start;
 mod status;
 pub mod tls;
 mod websocket;
@@ -22,12 +32,21 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use demo::add_demo;
+pub use config::{
+    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, ReconnectConfig, SourceConfig,
+    SourceKind,
+};
+pub use demo::{DemoConfig, add_demo};
 pub(crate) use error_log::ErrorLog;
-pub use sse::{SseRequest, open_sse_stream};
+pub use fetch::{DEFAULT_FETCH_INTERVAL, FetchConfig};
+pub use file::{DEFAULT_FILE_INTERVAL, FileConfig};
+pub use http::{Credentials, HttpRequest, Method};
+pub use mqtt::MqttConfig;
+pub use sse::{SseConfig, SseConnectError, SseRequest, open_sse_stream};
+pub use start::{Intake, start};
 pub use status::{SourceState, SourceStatus, SourceStatusView};
+pub use websocket::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE, WebsocketConfig};
 
-use crate::config::{SourceConfig, SourceType};
 use crate::event::Event;
 use crate::format::{self, Decoded};
 
@@ -96,7 +115,7 @@ impl SourceContext {
     /// source's name and an excerpt) and skipped, so the stream goes on.
     /// Returns `false` when the hub is gone.
     pub async fn deliver(&self, name: &str, data: Option<&str>, id: Option<&str>) -> bool {
-        let decoded = match format::decode(&self.config, name, data) {
+        let decoded = match format::decode(&self.config.decoding(), name, data) {
             Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(source = %self.name, "{e}");
@@ -135,13 +154,13 @@ impl SourceContext {
 /// Starts a source as its own task.
 pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
     tokio::spawn(async move {
-        match ctx.config.kind {
-            SourceType::Sse => sse::run(ctx).await,
-            SourceType::Websocket => websocket::run(ctx).await,
-            SourceType::Fetch => fetch::run(ctx).await,
-            SourceType::File => file::run(ctx).await,
-            SourceType::Mqtt => mqtt::run(ctx).await,
-            SourceType::Demo => demo::run(ctx).await,
+        match ctx.config.kind.clone() {
+            SourceKind::Sse(config) => sse::run(ctx, config).await,
+            SourceKind::Websocket(config) => websocket::run(ctx, config).await,
+            SourceKind::Fetch(config) => fetch::run(ctx, config).await,
+            SourceKind::File(config) => file::run(ctx, config).await,
+            SourceKind::Mqtt(config) => mqtt::run(ctx, config).await,
+            SourceKind::Demo(config) => demo::run(ctx, config).await,
         }
     })
 }

@@ -81,6 +81,15 @@ impl SourceStatus {
         }
     }
 
+    /// The status of a configured source, before it first connects.
+    pub fn for_config(config: &super::SourceConfig) -> Self {
+        Self::new(
+            &config.name,
+            config.kind.type_name(),
+            &config.kind.location(),
+        )
+    }
+
     fn update(&self, f: impl FnOnce(&mut Inner)) {
         f(&mut self.inner.lock().expect("status lock"));
     }

@@ -2,14 +2,13 @@
 //! and their state in Home Assistant's shape, and the record of events
 //! that no unit took.
 
-mod kind;
 mod registry;
 mod state;
 mod unit;
 mod unmatched;
 
-pub use kind::UnitKind;
+pub use crate::config::{UnitKind, default_entity_id};
 pub use registry::{Applied, UnitError, UnitRegistry};
 pub use state::EntityState;
-pub use unit::{Unit, UnitValue, default_entity_id};
+pub use unit::{Unit, UnitValue};
 pub use unmatched::{MAX_TEXT_CHARS, UnmatchedEvent, UnmatchedEvents, UnmatchedList, unit_section};

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{EntityState, UnitKind};
+use super::{EntityState, UnitKind, default_entity_id};
 use crate::interpret::{Command, Number, Reading};
 
 /// What a unit currently reads.
@@ -42,21 +42,6 @@ pub struct Unit {
     pub last_changed: DateTime<Utc>,
     /// When the state or attributes last changed.
     pub last_updated: DateTime<Utc>,
-}
-
-/// `<domain>.<address lower-cased, non-alphanumerics as _>`.
-pub fn default_entity_id(kind: UnitKind, address: &str) -> String {
-    let object_id: String = address
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{}.{}", kind.domain(), object_id)
 }
 
 impl Unit {
@@ -200,22 +185,6 @@ mod tests {
     #[test]
     fn new_unit_is_unknown() {
         assert_eq!(unit(UnitKind::Switch).state_text(), "unknown");
-    }
-
-    #[test]
-    fn default_entity_id_uses_domain_of_kind_and_cleaned_address() {
-        assert_eq!(
-            default_entity_id(UnitKind::Dimmer, "Hall Light-2"),
-            "light.hall_light_2"
-        );
-        assert_eq!(
-            default_entity_id(UnitKind::Switch, "MOTION"),
-            "switch.motion"
-        );
-        assert_eq!(
-            default_entity_id(UnitKind::Sensor, "sensors/12"),
-            "sensor.sensors_12"
-        );
     }
 
     #[test]

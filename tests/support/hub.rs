@@ -33,7 +33,7 @@ impl TestHub {
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(10_000, 10_000));
         let hub = Arc::new(Hub::new(&config, bus).unwrap());
         let shutdown = CancellationToken::new();
-        hub.start_sources(&config, &shutdown);
+        homebus::sources::start(hub.clone(), &config.sources, &shutdown, &Default::default());
         TestHub {
             hub,
             config,

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use homebus::bus::InProcessBus;
-use homebus::config::Config;
 use homebus::hub::Hub;
 use homebus::sources::SourceStatusView;
 use homebus::units::EntityState;
@@ -39,14 +38,17 @@ impl Drop for RunningHub {
 }
 
 impl RunningHub {
-    /// Builds the config from TOML (as a user writes it), starts the hub
+    /// Reads the config from TOML as `homebus check` would (a file in the
+    /// tests' directory, so relative paths resolve there), starts the hub
     /// and its sources.
     pub fn start(toml: &str) -> RunningHub {
-        let config: Config = toml::from_str(toml).expect("test config");
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/homebus.toml");
+        let config = homebus::config::parse_str(toml, &file)
+            .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
         let bus = Arc::new(InProcessBus::new(1024, 1024));
         let hub = Arc::new(Hub::new(&config, bus).expect("hub"));
         let shutdown = CancellationToken::new();
-        hub.start_sources(&config, &shutdown);
+        homebus::sources::start(hub.clone(), &config.sources, &shutdown, &Default::default());
         RunningHub { hub, shutdown }
     }
 

@@ -2,26 +2,19 @@
 //! every text or binary message to the source's format, answers pings,
 //! pings a server that has gone quiet, and reconnects as the SSE source does.
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as SocketLimits;
 use tokio_tungstenite::tungstenite::{self, Message};
+
+mod config;
+
+pub(crate) use config::TYPE;
+pub use config::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE, WebsocketConfig};
 
 use super::sse::error_chain;
 use super::{Backoff, SourceContext};
-
-/// How long a connection may stay silent before homebus pings the server
-/// (and, after as long again without an answer, gives up on it), unless the
-/// source sets `interval`.
-pub const DEFAULT_IDLE: Duration = Duration::from_secs(30);
-
-/// How long opening a connection (TCP, TLS, handshake) may take, unless
-/// the source sets `timeout`.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How one connection ended.
 enum Ended {
@@ -34,14 +27,14 @@ enum Ended {
 }
 
 /// Runs the source until the hub shuts down.
-pub(super) async fn run(ctx: SourceContext) {
+pub(super) async fn run(ctx: SourceContext, config: WebsocketConfig) {
     crate::http_client::ensure_crypto_provider();
-    let mut backoff = Backoff::new(ctx.config.reconnect, ctx.config.max_backoff);
+    let mut backoff = config.reconnect.backoff();
     let url = ctx.status.view().url;
     loop {
         ctx.status.connecting();
         tracing::info!(source = %ctx.name, %url, "connecting");
-        let (delay, error) = match connect_once(&ctx, &mut backoff).await {
+        let (delay, error) = match connect_once(&ctx, &config, &mut backoff).await {
             Ended::Shutdown => return,
             Ended::Failed(error) => {
                 tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
@@ -68,37 +61,37 @@ pub(super) async fn run(ctx: SourceContext) {
 }
 
 /// The handshake request: the URL plus the configured headers.
-fn request(ctx: &SourceContext) -> Result<tungstenite::handshake::client::Request, String> {
-    let mut request = ctx
-        .config
+fn request(
+    ctx: &SourceContext,
+    config: &WebsocketConfig,
+) -> Result<tungstenite::handshake::client::Request, String> {
+    let mut request = config
         .url
         .as_str()
         .into_client_request()
         .map_err(|e| format!("`{}` is not a WebSocket URL: {e}", ctx.status.view().url))?;
-    for (name, value) in &ctx.config.headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
-        let header_value = HeaderValue::from_str(value.expose())
-            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
-        request.headers_mut().insert(header_name, header_value);
-    }
+    request.headers_mut().extend(config.headers.clone());
     Ok(request)
 }
 
 /// One connection: open, read messages until it closes.
-async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
-    let request = match request(ctx) {
+async fn connect_once(
+    ctx: &SourceContext,
+    config: &WebsocketConfig,
+    backoff: &mut Backoff,
+) -> Ended {
+    let request = match request(ctx, config) {
         Ok(request) => request,
         Err(e) => return Ended::Failed(e),
     };
     let limit = ctx.config.max_event_size;
-    let config = WebSocketConfig::default()
+    let limits = SocketLimits::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
-    let connect_timeout = ctx.config.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let connect_timeout = config.timeout;
     let connecting = tokio::time::timeout(
         connect_timeout,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false),
+        tokio_tungstenite::connect_async_with_config(request, Some(limits), false),
     );
     let opened = tokio::select! {
         _ = ctx.shutdown.cancelled() => return Ended::Shutdown,
@@ -116,7 +109,7 @@ async fn connect_once(ctx: &SourceContext, backoff: &mut Backoff) -> Ended {
     ctx.status.connected();
     backoff.succeeded();
     tracing::info!(source = %ctx.name, url = %ctx.status.view().url, "connected");
-    let idle = ctx.config.interval.unwrap_or(DEFAULT_IDLE);
+    let idle = config.interval;
     let mut last_heard = Instant::now();
     let mut pinged = false;
     loop {

@@ -11,13 +11,18 @@
 //! missing or unreadable file is a status error, tried again every
 //! interval and on every change in its directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use notify::event::{MetadataKind, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
+
+mod config;
+
+pub(crate) use config::TYPE;
+pub use config::{DEFAULT_FILE_INTERVAL, FileConfig};
 
 use super::{ErrorLog, SourceContext};
 
@@ -28,35 +33,9 @@ const SETTLE: Duration = Duration::from_millis(10);
 /// Reads tried before a file that keeps changing is left for the next round.
 const MAX_READS: usize = 10;
 
-/// The path a file source's `url` names: `file:///abs/path` or a path
-/// (relative paths were made absolute against the config file's directory
-/// when the config was loaded; otherwise they are relative to the working
-/// directory).
-pub fn file_path(url: &str) -> Result<PathBuf, String> {
-    if url.starts_with("file:") {
-        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a file URL: {e}"))?;
-        parsed.to_file_path().map_err(|()| {
-            format!("`{url}` does not name a local file; write it as `file:///absolute/path`")
-        })
-    } else {
-        Ok(PathBuf::from(url))
-    }
-}
-
 /// Runs the source until the hub shuts down.
-pub(super) async fn run(ctx: SourceContext) {
-    let path = match file_path(&ctx.config.url) {
-        Ok(path) => path,
-        Err(e) => {
-            tracing::error!(source = %ctx.name, "{e}");
-            ctx.status.failed(e);
-            return;
-        }
-    };
-    let interval = ctx
-        .config
-        .interval
-        .unwrap_or(crate::config::DEFAULT_FILE_INTERVAL);
+pub(super) async fn run(ctx: SourceContext, config: FileConfig) {
+    let FileConfig { path, interval } = config;
     let shown = path.display().to_string();
     let (changed_tx, mut changed) = mpsc::channel::<()>(1);
     let mut watcher = None;
@@ -205,30 +184,4 @@ async fn read_once(path: &Path, limit: usize) -> Result<Snapshot, String> {
         .and_then(|m| m.modified().ok());
     let content = String::from_utf8(content).map_err(|_| format!("`{shown}` is not UTF-8 text"))?;
     Ok(Snapshot { content, modified })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_url_gives_its_absolute_path() {
-        assert_eq!(
-            file_path("file:///tmp/provider.txt").unwrap(),
-            PathBuf::from("/tmp/provider.txt")
-        );
-    }
-
-    #[test]
-    fn plain_path_is_taken_as_is() {
-        assert_eq!(
-            file_path("/var/lib/x.txt").unwrap(),
-            PathBuf::from("/var/lib/x.txt")
-        );
-    }
-
-    #[test]
-    fn remote_file_url_is_refused() {
-        assert!(file_path("file://otherhost/x").is_err());
-    }
 }

@@ -3,37 +3,23 @@
 //! shows in the status and is logged once per change of error; polling
 //! goes on at the same pace.
 
-use std::time::Duration;
+mod config;
 
-use reqwest::header::{HeaderName, HeaderValue};
+pub(crate) use config::TYPE;
+pub use config::{DEFAULT_FETCH_INTERVAL, FetchConfig};
 
 use super::sse::error_chain;
 use super::{ErrorLog, SourceContext};
-use crate::config::Method;
+use crate::sources::http::Method;
 
 /// Runs the source until the hub shuts down.
-pub(super) async fn run(ctx: SourceContext) {
-    let interval = ctx
-        .config
-        .interval
-        .unwrap_or(crate::config::DEFAULT_FETCH_INTERVAL);
-    let timeout = ctx.config.timeout.unwrap_or(interval);
-    let keep_cookies = ctx
-        .config
-        .credentials
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case("include"));
-    let client = match crate::http_client::client_builder()
-        .cookie_store(keep_cookies)
-        .timeout(timeout)
-        .build()
-    {
+pub(super) async fn run(ctx: SourceContext, config: FetchConfig) {
+    let FetchConfig {
+        interval, timeout, ..
+    } = config;
+    let client = match config.request.client(Some(timeout)) {
         Ok(client) => client,
-        Err(e) => {
-            ctx.status
-                .failed(format!("cannot build an HTTP client: {e}"));
-            return;
-        }
+        Err(e) => return ctx.status.failed(e),
     };
     let url = ctx.status.view().url;
     let mut errors = ErrorLog::default();
@@ -46,7 +32,7 @@ pub(super) async fn run(ctx: SourceContext) {
         }
         let polled = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
-            polled = poll(&ctx, &client, timeout) => polled,
+            polled = poll(&ctx, &config, &client) => polled,
         };
         match polled {
             Ok(body) => {
@@ -67,22 +53,17 @@ pub(super) async fn run(ctx: SourceContext) {
 /// One request; the body as text, or why there is none.
 async fn poll(
     ctx: &SourceContext,
+    config: &FetchConfig,
     client: &reqwest::Client,
-    timeout: Duration,
 ) -> Result<String, String> {
-    let config = &ctx.config;
-    let mut builder = match config.method {
-        Method::GET => client.get(&config.url),
-        Method::POST => client.post(&config.url),
+    let request = &config.request;
+    let timeout = config.timeout;
+    let mut builder = match request.method {
+        Method::GET => client.get(&request.url),
+        Method::POST => client.post(&request.url),
     };
-    for (name, value) in &config.headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
-        let header_value = HeaderValue::from_str(value.expose())
-            .map_err(|e| format!("header `{name}` cannot be sent: {e}"))?;
-        builder = builder.header(header_name, header_value);
-    }
-    if let Some(body) = &config.body {
+    builder = builder.headers(request.headers.clone());
+    if let Some(body) = &request.body {
         builder = builder.body(body.clone());
     }
     let mut response = builder.send().await.map_err(|e| {
@@ -96,7 +77,7 @@ async fn poll(
     if !status.is_success() {
         return Err(format!("the server answered {status}"));
     }
-    let limit = config.max_event_size;
+    let limit = ctx.config.max_event_size;
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()

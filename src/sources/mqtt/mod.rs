@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter, Transport};
 
-use super::{Backoff, SourceContext};
+mod config;
+
+pub use config::MqttConfig;
+pub(crate) use config::TYPE;
+
+use super::SourceContext;
 
 /// How often the broker hears from homebus on a quiet connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -15,10 +20,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Requests (subscriptions) queued towards the broker.
 const REQUEST_QUEUE: usize = 16;
 
-/// The broker options a source's config describes.
-pub fn options(ctx: &SourceContext) -> Result<MqttOptions, String> {
-    let config = &ctx.config;
-    let shown = ctx.status.view().url;
+/// The broker options a source's config describes; `max_packet` is the
+/// source's `max_event_size`, `shown` its URL without a password.
+pub fn options(config: &MqttConfig, max_packet: usize, shown: &str) -> Result<MqttOptions, String> {
     let url = url::Url::parse(&config.url)
         .map_err(|e| format!("`{shown}` is not a URL ({e}); write it as `mqtt://host:1883`"))?;
     let (transport, default_port) = match url.scheme() {
@@ -47,7 +51,7 @@ pub fn options(ctx: &SourceContext) -> Result<MqttOptions, String> {
         .set_transport(transport)
         .set_keep_alive(KEEP_ALIVE)
         .set_clean_session(true)
-        .set_max_packet_size(config.max_event_size, config.max_event_size);
+        .set_max_packet_size(max_packet, max_packet);
     let user = config
         .username
         .clone()
@@ -64,8 +68,9 @@ pub fn options(ctx: &SourceContext) -> Result<MqttOptions, String> {
 }
 
 /// Runs the source until the hub shuts down.
-pub(super) async fn run(ctx: SourceContext) {
-    let options = match options(&ctx) {
+pub(super) async fn run(ctx: SourceContext, config: MqttConfig) {
+    let url = ctx.status.view().url;
+    let options = match options(&config, ctx.config.max_event_size, &url) {
         Ok(options) => options,
         Err(e) => {
             tracing::error!(source = %ctx.name, "{e}");
@@ -73,12 +78,8 @@ pub(super) async fn run(ctx: SourceContext) {
             return;
         }
     };
-    let url = ctx.status.view().url;
-    if ctx.config.topics.is_empty() {
-        tracing::warn!(source = %ctx.name, %url, "no `topics` to subscribe to; add `topics = [\"home/#\"]`");
-    }
     let (client, mut eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
-    let mut backoff = Backoff::new(ctx.config.reconnect, ctx.config.max_backoff);
+    let mut backoff = config.reconnect.backoff();
     let mut worked = false;
     ctx.status.connecting();
     tracing::info!(source = %ctx.name, %url, "connecting");
@@ -96,14 +97,11 @@ pub(super) async fn run(ctx: SourceContext) {
                 backoff.succeeded();
                 ctx.status.connected();
                 tracing::info!(source = %ctx.name, %url, "connected");
-                let filters = ctx
-                    .config
+                let filters = config
                     .topics
                     .iter()
                     .map(|topic| SubscribeFilter::new(topic.clone(), QoS::AtMostOnce));
-                if !ctx.config.topics.is_empty()
-                    && let Err(e) = client.try_subscribe_many(filters)
-                {
+                if let Err(e) = client.try_subscribe_many(filters) {
                     tracing::warn!(source = %ctx.name, %url, "cannot subscribe: {e}");
                 }
             }

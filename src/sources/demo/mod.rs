@@ -7,14 +7,24 @@
 //! tick; the switches and the dimmer are left to the user, except the hall
 //! motion detector, which trips now and then.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::{Config, Method, SourceConfig, SourceType, UnitConfig};
+use crate::config::{Config, UnitConfig, UnitKind};
 use crate::event::Event;
-use crate::units::UnitKind;
+use crate::format::FormatKind;
 
 use super::SourceContext;
+use super::config::{DEFAULT_MAX_EVENT_SIZE, SourceConfig, SourceKind};
+
+/// The demo source takes no keys: its house is fixed.
+#[derive(Debug, Clone, Default)]
+pub struct DemoConfig;
+
+/// The demo type's name, in `/api/sources`.
+pub(crate) const TYPE_NAME: &str = "demo";
+
+/// Where `/api/sources` says the demo source reads from.
+pub(crate) const LOCATION: &str = "demo:";
 
 /// The name of the demo source, in `/api/sources` and in the log.
 const DEMO_SOURCE: &str = "demo";
@@ -115,24 +125,12 @@ pub fn add_demo(config: &mut Config) {
     }
     config.sources.push(SourceConfig {
         name: DEMO_SOURCE.to_string(),
-        kind: SourceType::Demo,
-        url: "demo:".to_string(),
-        method: Method::GET,
-        body: None,
-        headers: BTreeMap::new(),
         events: None,
-        reconnect: TICK,
-        max_backoff: TICK,
-        interval: Some(TICK),
-        timeout: None,
-        credentials: None,
-        format: None,
+        format: FormatKind::Raw,
         json_pointer: None,
         create_units: false,
-        topics: Vec::new(),
-        username: None,
-        password: None,
-        max_event_size: crate::config::DEFAULT_MAX_EVENT_SIZE,
+        max_event_size: DEFAULT_MAX_EVENT_SIZE,
+        kind: SourceKind::Demo(DemoConfig),
     });
 }
 
@@ -171,7 +169,7 @@ impl Walk {
 }
 
 /// Runs the simulation until shutdown.
-pub async fn run(ctx: SourceContext) {
+pub(super) async fn run(ctx: SourceContext, _config: DemoConfig) {
     ctx.status.connected();
     let send = |name: &str, data: String| ctx.emit(Event::new(ctx.name.clone(), name, Some(data)));
     for unit in UNITS {
@@ -230,7 +228,7 @@ mod tests {
         let mut config = Config::default();
         add_demo(&mut config);
         assert_eq!(config.sources.len(), 1);
-        assert_eq!(config.sources[0].kind, SourceType::Demo);
+        assert!(matches!(config.sources[0].kind, SourceKind::Demo(_)));
         let temperature = config
             .units
             .iter()

@@ -1,0 +1,195 @@
+//! `[[unit]]`: the units declared up front, what kinds exist and the entity
+//! id a unit gets when it sets none. The units module builds its registry
+//! from these; config depends on nothing of it.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::read::Section;
+use super::report::Report;
+
+/// Keys of `[[unit]]`.
+pub(super) const UNIT_KEYS: &[&str] = &[
+    "address",
+    "entity_id",
+    "kind",
+    "name",
+    "unit_of_measurement",
+];
+
+const UNIT_KINDS: &[(&str, UnitKind)] = &[
+    ("switch", UnitKind::Switch),
+    ("dimmer", UnitKind::Dimmer),
+    ("sensor", UnitKind::Sensor),
+];
+
+/// `[[unit]]`: a named unit that events address.
+#[derive(Debug, Clone)]
+pub struct UnitConfig {
+    /// The event name that drives this unit (ASCII case ignored).
+    pub address: String,
+    /// Home Assistant entity id; default `<domain>.<address>`.
+    pub entity_id: Option<String>,
+    /// `switch`, `dimmer` or `sensor`.
+    pub kind: UnitKind,
+    /// Friendly name; default: the address.
+    pub name: Option<String>,
+    /// Unit of measurement shown with the value (e.g. `°C`).
+    pub unit_of_measurement: Option<String>,
+}
+
+/// What a unit is, which decides how commands change its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    /// On/off.
+    Switch,
+    /// On/off plus a value; a value of 0 means off.
+    Dimmer,
+    /// The last reading: a number, a text from a JSON `state` member, or on/off.
+    Sensor,
+}
+
+impl UnitKind {
+    /// The name used in config and attributes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Switch => "switch",
+            UnitKind::Dimmer => "dimmer",
+            UnitKind::Sensor => "sensor",
+        }
+    }
+
+    /// Home Assistant domain of the default entity id.
+    pub fn domain(self) -> &'static str {
+        match self {
+            UnitKind::Switch => "switch",
+            UnitKind::Dimmer => "light",
+            UnitKind::Sensor => "sensor",
+        }
+    }
+
+    /// deCONZ resource (`r` of WebSocket messages).
+    pub fn resource(self) -> &'static str {
+        match self {
+            UnitKind::Switch | UnitKind::Dimmer => "lights",
+            UnitKind::Sensor => "sensors",
+        }
+    }
+}
+
+/// `<domain>.<address lower-cased, non-alphanumerics as _>`.
+pub fn default_entity_id(kind: UnitKind, address: &str) -> String {
+    let object_id: String = address
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}.{}", kind.domain(), object_id)
+}
+
+/// What one `[[unit]]` yields: its config when valid, and what the
+/// uniqueness checks need.
+pub(super) struct BuiltUnit {
+    /// The unit, if nothing in its own table was wrong.
+    pub(super) config: Option<UnitConfig>,
+    /// The address as written.
+    pub(super) address: Option<Spanned<String>>,
+    /// The entity id in force and where to point: the `entity_id` value, or
+    /// the address when the id is derived from it.
+    pub(super) entity_id: Option<(String, Range<usize>, bool)>,
+}
+
+/// One `[[unit]]`.
+pub(super) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit {
+    let before = report.len();
+    let address = section.required_string(report, "address", "\"MOTION\"");
+    let kind = match section.value("kind") {
+        None => {
+            section.missing(report, "kind", "\"switch\"");
+            None
+        }
+        Some(_) => section.choice(report, "kind", UNIT_KINDS),
+    };
+    let entity_id = section.string(report, "entity_id");
+    let name = section.string(report, "name");
+    let unit_of_measurement = section.string(report, "unit_of_measurement");
+
+    if let Some(id) = &entity_id
+        && !is_entity_id(id.get_ref())
+    {
+        report.add(
+            id.span(),
+            format!(
+                "`entity_id` in {} is `{}`; an entity id is `<domain>.<name>` in lower-case \
+                     letters, digits and `_`, e.g. `binary_sensor.hall_motion`",
+                section.label(),
+                id.get_ref()
+            ),
+        );
+    }
+    let effective_id = match (&entity_id, &kind, &address) {
+        (Some(id), _, _) => Some((id.get_ref().clone(), id.span(), true)),
+        (None, Some(kind), Some(address)) => Some((
+            default_entity_id(*kind.get_ref(), address.get_ref()),
+            address.span(),
+            false,
+        )),
+        _ => None,
+    };
+    let valid = report.len() == before;
+    let config = match (&address, &kind) {
+        (Some(address), Some(kind)) if valid => Some(UnitConfig {
+            address: address.get_ref().clone(),
+            entity_id: entity_id.map(Spanned::into_inner),
+            kind: *kind.get_ref(),
+            name: name.map(Spanned::into_inner),
+            unit_of_measurement: unit_of_measurement.map(Spanned::into_inner),
+        }),
+        _ => None,
+    };
+    BuiltUnit {
+        config,
+        address,
+        entity_id: effective_id,
+    }
+}
+
+/// Home Assistant's form: `<domain>.<object id>`, lower-case ASCII letters,
+/// digits and `_`.
+fn is_entity_id(id: &str) -> bool {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    matches!(id.split_once('.'), Some((domain, object)) if part_ok(domain) && part_ok(object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_entity_id_uses_domain_of_kind_and_cleaned_address() {
+        assert_eq!(
+            default_entity_id(UnitKind::Dimmer, "Hall Light-2"),
+            "light.hall_light_2"
+        );
+        assert_eq!(
+            default_entity_id(UnitKind::Switch, "MOTION"),
+            "switch.motion"
+        );
+        assert_eq!(
+            default_entity_id(UnitKind::Sensor, "sensors/12"),
+            "sensor.sensors_12"
+        );
+    }
+}
