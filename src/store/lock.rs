@@ -17,8 +17,8 @@ use super::StoreError;
 /// A held lock; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct LockFile {
-    /// Kept open: closing it would release the lock.
-    _file: File,
+    /// Kept open: the lock lives as long as this open file.
+    file: File,
     /// `<database>.lock`.
     path: PathBuf,
 }
@@ -40,7 +40,7 @@ impl LockFile {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(LockFile { _file: file, path }),
+            Ok(()) => Ok(LockFile { file, path }),
             Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
                 database: database.to_path_buf(),
                 lock: path,
@@ -57,6 +57,17 @@ impl LockFile {
     /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for LockFile {
+    /// Unlocks before the file closes. Closing alone is not enough while a
+    /// child process is being started elsewhere in this process: between
+    /// its fork and its exec the child holds a copy of every descriptor,
+    /// and with it this lock, so a hub reopened at once would find its own
+    /// database "in use". An explicit unlock releases it for every copy.
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
     }
 }
 
