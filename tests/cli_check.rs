@@ -1,12 +1,15 @@
 //! `homebus check` run as a user would: the real binary on files on disk.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::cli::homebus;
+use support::config::write;
 
 fn check(path: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("check")
-        .arg("-c")
+    homebus(["check", "-c"])
         .arg(path)
         .output()
         .expect("the homebus binary runs")
@@ -32,7 +35,7 @@ fn assert_ok(path: &Path, counts: &str) {
 /// (exit 1).
 fn only_error(text: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "homebus.toml", text);
+    let path = write(dir.path(), text);
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -40,18 +43,11 @@ fn only_error(text: &str) -> (String, String) {
     (path.display().to_string(), stderr)
 }
 
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn good_config_prints_ok_with_counts_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
-        &dir,
-        "homebus.toml",
+        dir.path(),
         r#"
 [server]
 listen = "127.0.0.1:8080"
@@ -79,8 +75,7 @@ kind = "switch"
 fn config_with_three_mistakes_prints_all_three_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
-        &dir,
-        "bad.toml",
+        dir.path(),
         r#"[server]
 listen = "8080"
 

@@ -5,15 +5,11 @@ mod support;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
+use support::cli::{homebus, output};
 use support::sse_server::{ScriptedServer, plain, sse};
 
 async fn tail(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("tail")
-        .args(args)
-        .output()
-        .await
-        .expect("run homebus tail")
+    output(homebus(["tail"].iter().chain(args))).await
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -132,12 +128,9 @@ async fn https_stream_is_read_when_its_certificate_is_trusted() {
         sse(Bytes::from_static(b"data: secure\n\n"))
     })
     .await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["tail", "--json", &server.base])
-        .env("SSL_CERT_FILE", &certificates.ca)
-        .output()
-        .await
-        .unwrap();
+    let mut command = homebus(["tail", "--json", &server.base]);
+    command.env("SSL_CERT_FILE", &certificates.ca);
+    let output = output(command).await;
     assert!(
         output.status.success(),
         "{}",

@@ -234,7 +234,7 @@ async fn retention_prunes_old_events_in_batches_and_keeps_unit_state() {
         ..StoreOptions::default()
     };
     let pruning = StoredHub::open_with(&db, UNITS, options, 16);
-    let left = support::wait::until("old events pruned", support::wait::DEADLINE, || {
+    let left = support::wait::until("old events pruned", || {
         let seqs = stored_seqs(&db);
         (seqs.len() == 1).then_some(seqs)
     })

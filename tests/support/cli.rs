@@ -1,0 +1,31 @@
+//! The real `homebus` binary, as a user runs it from a shell: every test
+//! that runs the binary builds its command here.
+
+use std::ffi::OsStr;
+use std::process::{Command, Output};
+
+/// `homebus ARGS…`, not started yet; add `-c`, a working directory or
+/// environment before running it.
+pub fn homebus<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_homebus"));
+    command.args(args);
+    command
+}
+
+/// Runs `command` to its end from an async test without blocking the
+/// runtime; returns its exit status and output.
+pub async fn output(command: Command) -> Output {
+    tokio::process::Command::from(command)
+        .output()
+        .await
+        .expect("the homebus binary runs")
+}
+
+/// The text a command printed on stderr, for assertion messages.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
