@@ -5,7 +5,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::cli::homebus;
+use support::cli::{homebus, stderr, succeeded};
 use support::config::write;
 
 fn check(path: &Path) -> Output {
@@ -18,15 +18,8 @@ fn check(path: &Path) -> Output {
 /// Checks that `homebus check` accepts the file (exit 0) and counts what
 /// it holds.
 fn assert_ok(path: &Path, counts: &str) {
-    let out = check(path);
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        succeeded(&check(path)),
         format!("{}: ok ({counts})\n", path.display())
     );
 }
@@ -38,7 +31,7 @@ fn only_error(text: &str) -> (String, String) {
     let path = write(dir.path(), text);
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stderr = stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     (path.display().to_string(), stderr)
 }
@@ -94,7 +87,7 @@ kind = "swich"
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     let lines: Vec<&str> = stderr.lines().collect();
     let file = path.display().to_string();
     assert_eq!(lines.len(), 3, "{stderr}");
@@ -118,7 +111,7 @@ fn missing_file_is_one_clear_error_and_exits_1() {
     let path = dir.path().join("nowhere.toml");
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(&format!("{}: cannot read the config file", path.display())),

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use support::cli::{homebus, output, stderr};
+use support::cli::{failed, homebus, output};
 use support::config::{LOOPBACK_SERVER, source, unit, write};
 use support::hub_process::HubProcess;
 use support::sse_server::{ScriptedServer, sse_then_hang};
@@ -51,8 +51,7 @@ async fn bad_config_is_refused_at_start_with_its_position() {
     let mut command = homebus(["run", "-c"]);
     command.arg(&config);
     let output = output(command).await;
-    assert!(!output.status.success());
-    let stderr = stderr(&output);
+    let stderr = failed(&output);
     assert!(stderr.contains("homebus.toml:3:1"), "{stderr}");
 }
 

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::cli::homebus;
+use support::cli::{homebus, succeeded};
 
 /// Whether `commit` is what build.rs records: a short git hash or `unknown`.
 fn is_commit(commit: &str) -> bool {
@@ -14,8 +14,7 @@ fn version_prints_the_crate_version_and_the_commit_it_was_built_from() {
     let output = homebus(["--version"])
         .output()
         .expect("the homebus binary runs");
-    assert!(output.status.success(), "exit status {}", output.status);
-    let stdout = String::from_utf8(output.stdout).expect("the version is UTF-8");
+    let stdout = succeeded(&output);
     let line = stdout.trim_end();
     let rest = line
         .strip_prefix(&format!("homebus {} (", env!("CARGO_PKG_VERSION")))

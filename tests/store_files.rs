@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use homebus::store::{Store, StoreError, StoreOptions};
-use support::cli::homebus;
+use support::cli::{failed, homebus, succeeded};
 use support::config::{LOOPBACK_SERVER, write};
 use support::store::{StoredHub, temp_db};
 
@@ -122,8 +122,7 @@ fn a_second_hub_on_the_same_file_fails_at_start_with_a_clear_message() {
     let (dir, db) = temp_db();
     let _running = open(&db).unwrap();
     let output = run_homebus(dir.path(), &db, &["run"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&output);
     assert!(stderr.contains("is in use by another homebus"), "{stderr}");
 }
 
@@ -150,8 +149,7 @@ fn a_read_only_directory_fails_at_start_with_a_clear_message() {
     let output = command.output().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&output);
     assert!(
         stderr.contains("homebus.db.lock") && stderr.contains("write access"),
         "{stderr}"
@@ -170,12 +168,7 @@ fn db_stats_reports_rows_seq_range_and_oldest_event() {
     // Stats read the database while the hub holds it.
     let output = run_homebus(dir.path(), &db, &["db", "stats"]);
     hub.close();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(stdout.contains("events          5\n"), "{stdout}");
     assert!(stdout.contains("seq range       1 … 5\n"), "{stdout}");
     assert!(stdout.contains("units           1\n"), "{stdout}");
@@ -187,14 +180,10 @@ fn db_vacuum_refuses_while_a_hub_runs_and_works_after() {
     let (dir, db) = temp_db();
     let hub = StoredHub::open(&db, "");
     let refused = run_homebus(dir.path(), &db, &["db", "vacuum"]);
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("in use by another homebus"));
+    let stderr = failed(&refused);
+    assert!(stderr.contains("in use by another homebus"), "{stderr}");
     hub.close();
     let done = run_homebus(dir.path(), &db, &["db", "vacuum"]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    assert!(String::from_utf8_lossy(&done.stdout).starts_with("vacuumed "));
+    let stdout = succeeded(&done);
+    assert!(stdout.starts_with("vacuumed "), "{stdout}");
 }

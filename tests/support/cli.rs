@@ -29,3 +29,16 @@ pub async fn output(command: Command) -> Output {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Asserts that the command exited 0 (showing its stderr if not) and
+/// returns what it printed on stdout.
+pub fn succeeded(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// Asserts that the command failed and returns what it printed on stderr.
+pub fn failed(output: &Output) -> String {
+    assert!(!output.status.success(), "it succeeded: {output:?}");
+    stderr(output)
+}
