@@ -162,11 +162,7 @@ async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
 
 #[tokio::test]
 async fn a_refused_connection_is_shown_and_retried() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::peers::free_addr().port();
     let hub = TestHub::start(&config(port, ""));
     let view = hub
         .wait_source("broker", "a connection error", |s| s.last_error.is_some())

@@ -188,10 +188,7 @@ async fn healthy_keeps_ticking(hub: &TestHub) {
 async fn refused_connection_is_reported_and_retried() {
     let healthy =
         ScriptedServer::start(|_| ticking("temperature_sse", Duration::from_millis(5))).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = support::peers::free_addr();
     let hub = TestHub::start(&with_healthy_neighbour(
         source(
             "sse",

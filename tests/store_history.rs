@@ -68,13 +68,7 @@ async fn serve(hub: &StoredHub) -> String {
 }
 
 async fn get(url: &str) -> reqwest::Response {
-    homebus::http_client::client_builder()
-        .build()
-        .unwrap()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
+    support::server::client().get(url).send().await.unwrap()
 }
 
 async fn json(response: reqwest::Response) -> Value {

@@ -10,6 +10,10 @@ use tokio::process::{Child, ChildStderr, Command};
 
 use super::wait::{within, within_limit};
 
+/// How long a signalled hub may take to stop: it gives connections 5 s to
+/// close, and a user at Ctrl-C waits no longer than this.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
 /// A running `homebus run -c CONFIG`, killed when dropped.
 pub struct HubProcess {
     /// The process.
@@ -118,9 +122,10 @@ impl HubProcess {
             .expect("wait for homebus");
     }
 
-    /// Waits for the process to end; panics if it takes longer than `limit`.
-    pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
-        within_limit("homebus to stop", limit, self.child.wait())
+    /// Waits for the process to end (after [`HubProcess::signal`]); panics
+    /// if it takes longer than [`SHUTDOWN_LIMIT`].
+    pub async fn exit(&mut self) -> ExitStatus {
+        within_limit("homebus to stop", SHUTDOWN_LIMIT, self.child.wait())
             .await
             .expect("wait for homebus")
     }

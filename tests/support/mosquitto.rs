@@ -61,11 +61,7 @@ impl Mosquitto {
     /// Starts mosquitto 2 with one loopback listener and these config lines
     /// (access, TLS files), keeping `dir` (where its files are) alive.
     pub async fn start_configured(dir: tempfile::TempDir, lines: &str) -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::peers::free_addr().port();
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(
             &config,

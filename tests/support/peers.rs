@@ -17,6 +17,14 @@ use tokio::task::JoinHandle;
 
 use super::wait::until_async;
 
+/// A loopback address nothing listens on (the system just handed it out
+/// and it was let go): a connection to it is refused.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+}
+
 /// What a [`Peer`] does with each accepted connection; the number counts
 /// connections from 0 across restarts.
 pub type Handler =

@@ -7,6 +7,8 @@
 
 #[path = "mosquitto.rs"]
 mod mosquitto;
+#[path = "peers.rs"]
+mod peers;
 #[path = "wait.rs"]
 mod wait;
 
