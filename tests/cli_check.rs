@@ -1,12 +1,15 @@
 //! `homebus check` run as a user would: the real binary on files on disk.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::cli::{homebus, stderr, succeeded};
+use support::config::write;
 
 fn check(path: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("check")
-        .arg("-c")
+    homebus(["check", "-c"])
         .arg(path)
         .output()
         .expect("the homebus binary runs")
@@ -15,15 +18,8 @@ fn check(path: &Path) -> Output {
 /// Checks that `homebus check` accepts the file (exit 0) and counts what
 /// it holds.
 fn assert_ok(path: &Path, counts: &str) {
-    let out = check(path);
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        succeeded(&check(path)),
         format!("{}: ok ({counts})\n", path.display())
     );
 }
@@ -32,26 +28,19 @@ fn assert_ok(path: &Path, counts: &str) {
 /// (exit 1).
 fn only_error(text: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "homebus.toml", text);
+    let path = write(dir.path(), text);
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stderr = stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     (path.display().to_string(), stderr)
-}
-
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 #[test]
 fn good_config_prints_ok_with_counts_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
-        &dir,
-        "homebus.toml",
+        dir.path(),
         r#"
 [server]
 listen = "127.0.0.1:8080"
@@ -79,8 +68,7 @@ kind = "switch"
 fn config_with_three_mistakes_prints_all_three_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
-        &dir,
-        "bad.toml",
+        dir.path(),
         r#"[server]
 listen = "8080"
 
@@ -99,7 +87,7 @@ kind = "swich"
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     let lines: Vec<&str> = stderr.lines().collect();
     let file = path.display().to_string();
     assert_eq!(lines.len(), 3, "{stderr}");
@@ -123,7 +111,7 @@ fn missing_file_is_one_clear_error_and_exits_1() {
     let path = dir.path().join("nowhere.toml");
     let out = check(&path);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(&format!("{}: cannot read the config file", path.display())),

@@ -3,12 +3,12 @@
 
 mod support;
 
-use std::time::Duration;
-
 use axum::body::Bytes;
+use support::cli::{failed, homebus, output};
+use support::config::{LOOPBACK_SERVER, source, unit, write};
 use support::hub_process::HubProcess;
 use support::sse_server::{ScriptedServer, sse_then_hang};
-use tokio::process::Command;
+use support::wait::until_async;
 
 #[tokio::test]
 async fn run_logs_changes_and_stops_cleanly_on_ctrl_c() {
@@ -16,18 +16,14 @@ async fn run_logs_changes_and_stops_cleanly_on_ctrl_c() {
         ScriptedServer::start(|_| sse_then_hang(vec![Bytes::from_static(b"event: Motion\n\n")]))
             .await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \":memory:\"\n\n\
-             [[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"{}\"\n\n\
-             [[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\n",
-            server.base
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \":memory:\"\n\n{}{}",
+            source("sse", "cam", &server.base, ""),
+            unit("MOTION", "switch")
         ),
-    )
-    .unwrap();
-    let mut hub = HubProcess::start(dir.path(), &config);
+    );
     hub.wait_for_log("the change of switch.motion", |line| {
         (line.contains("switch.motion") && line.contains("unknown → on")).then_some(())
     })
@@ -39,23 +35,21 @@ async fn run_logs_changes_and_stops_cleanly_on_ctrl_c() {
     );
 
     hub.signal("INT").await;
-    let status = hub.exit_within(Duration::from_secs(10)).await;
+    let status = hub.exit().await;
     assert!(status.success(), "exit status {status}");
 }
 
 #[tokio::test]
 async fn bad_config_is_refused_at_start_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:0\"\nbogus = 1\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let config = write(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\nbogus = 1\n",
+    );
+    let mut command = homebus(["run", "-c"]);
+    command.arg(&config);
+    let output = output(command).await;
+    let stderr = failed(&output);
     assert!(stderr.contains("homebus.toml:3:1"), "{stderr}");
 }
 
@@ -64,19 +58,16 @@ async fn bad_config_is_refused_at_start_with_its_position() {
 #[tokio::test]
 async fn metrics_show_what_the_store_persisted() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \"{}\"\n\n\
-             [[unit]]\naddress = \"LAMP\"\nkind = \"switch\"\n",
-            dir.path().join("homebus.db").display()
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \"{}\"\n\n{}",
+            dir.path().join("homebus.db").display(),
+            unit("LAMP", "switch")
         ),
-    )
-    .unwrap();
-    let mut hub = HubProcess::start(dir.path(), &config);
+    );
     let base = hub.base_url().await;
-    let http = homebus::http_client::client_builder().build().unwrap();
+    let http = support::server::client();
     for command in ["on", "off", "on"] {
         let answer = http
             .post(format!("{base}/api/units/LAMP/command"))
@@ -101,20 +92,13 @@ async fn metrics_show_what_the_store_persisted() {
             .await
             .unwrap()
     };
-    let deadline = tokio::time::Instant::now() + support::wait::DEADLINE;
-    let text = loop {
+    let text = until_async("the store to report three changes persisted", || async {
         let text = read_metrics().await;
         let persisted = sample(&text, "homebus_store_changes_persisted_total");
         let timed = sample(&text, "homebus_store_persist_delay_seconds_count");
-        if persisted.is_some_and(|n| n >= 3) && timed.is_some_and(|n| n >= 3) {
-            break text;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the store never reported three changes persisted:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        (persisted.is_some_and(|n| n >= 3) && timed.is_some_and(|n| n >= 3)).then_some(text)
+    })
+    .await;
     let last = sample(&text, "homebus_last_seq").unwrap();
     assert_eq!(
         sample(&text, "homebus_store_persisted_seq"),
@@ -151,5 +135,5 @@ async fn metrics_show_what_the_store_persisted() {
     );
 
     hub.signal("INT").await;
-    assert!(hub.exit_within(Duration::from_secs(10)).await.success());
+    assert!(hub.exit().await.success());
 }

@@ -5,19 +5,11 @@ mod support;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
+use support::cli::{failed, homebus, output, succeeded};
 use support::sse_server::{ScriptedServer, plain, sse};
 
 async fn tail(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("tail")
-        .args(args)
-        .output()
-        .await
-        .expect("run homebus tail")
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
+    output(homebus(["tail"].iter().chain(args))).await
 }
 
 const STREAM: &[u8] = b": a comment\n\
@@ -32,13 +24,8 @@ data: not dispatched, no blank line";
 async fn json_output_has_one_object_per_dispatched_event_and_retry_lines() {
     let server = ScriptedServer::start(|_| sse(Bytes::from_static(STREAM))).await;
     let output = tail(&["--json", &server.base]).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(
-        stdout(&output),
+        succeeded(&output),
         concat!(
             "{\"retry\":1500}\n",
             "{\"event\":\"message\",\"data\":\"first\",\"id\":\"\"}\n",
@@ -64,13 +51,8 @@ async fn post_with_body_and_headers_is_sent_as_given() {
         &format!("{}/stream", server.base),
     ])
     .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(
-        stdout(&output),
+        succeeded(&output),
         "{\"event\":\"message\",\"data\":\"{\\\"watch\\\":\\\"all\\\"}\",\"id\":\"41\"}\n"
     );
     let request = server.request(0).unwrap();
@@ -90,7 +72,7 @@ async fn body_without_method_is_posted() {
         ScriptedServer::start(|request| sse(format!("data: {}\n\n", request.method))).await;
     let output = tail(&["--json", "-d", "x", &server.base]).await;
     assert_eq!(
-        stdout(&output),
+        succeeded(&output),
         "{\"event\":\"message\",\"data\":\"POST\",\"id\":\"\"}\n"
     );
 }
@@ -101,7 +83,7 @@ async fn plain_output_prints_event_blocks() {
         ScriptedServer::start(|_| sse(Bytes::from_static(b"id: 3\nevent: Door\ndata: on\n\n")))
             .await;
     let output = tail(&[&server.base]).await;
-    assert_eq!(stdout(&output), "event: Door\nid: 3\ndata: on\n\n");
+    assert_eq!(succeeded(&output), "event: Door\nid: 3\ndata: on\n\n");
 }
 
 #[tokio::test]
@@ -109,8 +91,7 @@ async fn error_status_fails_with_the_url_and_status() {
     let server =
         ScriptedServer::start(|_| plain(StatusCode::NOT_FOUND, "text/plain", "nope")).await;
     let output = tail(&[&server.base]).await;
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&output);
     assert!(
         stderr.contains(&server.base) && stderr.contains("404"),
         "{stderr}"
@@ -121,8 +102,8 @@ async fn error_status_fails_with_the_url_and_status() {
 async fn html_page_fails_saying_it_is_not_an_event_stream() {
     let server = ScriptedServer::start(|_| plain(StatusCode::OK, "text/html", "<html>")).await;
     let output = tail(&[&server.base]).await;
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("text/html"));
+    let stderr = failed(&output);
+    assert!(stderr.contains("text/html"), "{stderr}");
 }
 
 #[tokio::test]
@@ -132,19 +113,11 @@ async fn https_stream_is_read_when_its_certificate_is_trusted() {
         sse(Bytes::from_static(b"data: secure\n\n"))
     })
     .await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["tail", "--json", &server.base])
-        .env("SSL_CERT_FILE", &certificates.ca)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = homebus(["tail", "--json", &server.base]);
+    command.env("SSL_CERT_FILE", &certificates.ca);
+    let output = output(command).await;
     assert_eq!(
-        stdout(&output),
+        succeeded(&output),
         "{\"event\":\"message\",\"data\":\"secure\",\"id\":\"\"}\n"
     );
 }
@@ -157,7 +130,6 @@ async fn https_with_an_untrusted_certificate_fails_saying_so() {
     })
     .await;
     let output = tail(&[&server.base]).await;
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+    let stderr = failed(&output).to_lowercase();
     assert!(stderr.contains("certificate"), "{stderr}");
 }

@@ -1,6 +1,8 @@
 //! `homebus --version` run as a user would: the real binary.
 
-use std::process::Command;
+mod support;
+
+use support::cli::{homebus, succeeded};
 
 /// Whether `commit` is what build.rs records: a short git hash or `unknown`.
 fn is_commit(commit: &str) -> bool {
@@ -9,12 +11,10 @@ fn is_commit(commit: &str) -> bool {
 
 #[test]
 fn version_prints_the_crate_version_and_the_commit_it_was_built_from() {
-    let output = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .arg("--version")
+    let output = homebus(["--version"])
         .output()
         .expect("the homebus binary runs");
-    assert!(output.status.success(), "exit status {}", output.status);
-    let stdout = String::from_utf8(output.stdout).expect("the version is UTF-8");
+    let stdout = succeeded(&output);
     let line = stdout.trim_end();
     let rest = line
         .strip_prefix(&format!("homebus {} (", env!("CARGO_PKG_VERSION")))

@@ -165,13 +165,10 @@ async fn healthz_needs_no_credential() {
 
 #[tokio::test]
 async fn without_auth_a_non_loopback_address_is_refused_and_says_why() {
-    let mut config = support::server::parse("");
+    let mut config = support::config::parse("");
     config.server.listen = "0.0.0.0:0".parse().unwrap();
     config.server.websocket_port = 0;
-    let bus: std::sync::Arc<dyn homebus::bus::Bus> =
-        std::sync::Arc::new(homebus::bus::InProcessBus::new(16, 16));
-    let hub = std::sync::Arc::new(homebus::hub::Hub::new(&config, bus).unwrap());
-    let error = homebus::server::start(&config, hub, Default::default())
+    let error = TestServer::try_start_config(config)
         .await
         .err()
         .expect("the server must refuse to start");
@@ -183,7 +180,7 @@ async fn without_auth_a_non_loopback_address_is_refused_and_says_why() {
 
 #[tokio::test]
 async fn allow_open_serves_a_non_loopback_address_without_auth() {
-    let mut config = support::server::parse("[server]\nallow_open = true");
+    let mut config = support::config::parse("[server]\nallow_open = true");
     config.server.listen = "0.0.0.0:0".parse().unwrap();
     config.server.websocket_port = 0;
     let server = TestServer::start_config(config).await;

@@ -3,31 +3,24 @@
 
 mod support;
 
-use std::time::Duration;
-
+use support::config::{LOOPBACK_SERVER, unit};
 use support::hub_process::HubProcess;
+use support::server::SseReader;
 
 #[tokio::test]
 async fn run_serves_the_api_and_ends_streams_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \":memory:\"\n\n\
-         [[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\n",
-    )
-    .unwrap();
-    let mut hub = HubProcess::start(dir.path(), &config);
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \":memory:\"\n\n{}",
+            unit("MOTION", "switch")
+        ),
+    );
     let base = hub.base_url().await;
 
     let client = support::server::client();
-    let mut stream = support::server::SseReader::new(
-        client
-            .get(format!("{base}/api/stream"))
-            .send()
-            .await
-            .unwrap(),
-    );
+    let mut stream = SseReader::open(client.get(format!("{base}/api/stream"))).await;
     stream.block().await.unwrap();
     let response = client
         .post(format!("{base}/api/units/MOTION/command"))
@@ -41,6 +34,6 @@ async fn run_serves_the_api_and_ends_streams_on_sigterm() {
 
     hub.signal("TERM").await;
     assert_eq!(stream.block().await, None, "the stream ends at shutdown");
-    let status = hub.exit_within(Duration::from_secs(10)).await;
+    let status = hub.exit().await;
     assert!(status.success(), "exit status {status}");
 }

@@ -213,9 +213,12 @@ async fn firing_an_event_with_no_body_is_allowed() {
 
 #[tokio::test]
 async fn sources_lists_each_source_with_its_status() {
-    let server = TestServer::start(
-        "[[source]]\nname = \"cam\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:9/events\"\n",
-    )
+    let server = TestServer::start(&support::config::source(
+        "sse",
+        "cam",
+        "http://127.0.0.1:9/events",
+        "",
+    ))
     .await;
     let (status, json) = get(&server, "/api/sources").await;
     assert_eq!(status, 200);

@@ -8,48 +8,21 @@ use axum::body::Bytes;
 use futures_util::{StreamExt, stream};
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::config::source;
 use support::server::TestServer;
-use support::sse_server::{ScriptedServer, sse_stream, sse_then_hang};
-use support::wait::{DEADLINE, until};
+use support::sse_server::{ScriptedServer, sse_stream};
+use support::wait::until;
 use tokio::sync::watch;
-use tokio_util::sync::{CancellationToken, DropGuard};
-
-/// Config text for one SSE source.
-fn source(name: &str, url: &str, extra: &str) -> String {
-    format!("[[source]]\nname = \"{name}\"\ntype = \"sse\"\nurl = \"{url}\"\n{extra}\n")
-}
-
-/// A server (with the usual units) whose sources run until the guard drops.
-async fn serve_with_sources(toml: &str) -> (TestServer, DropGuard) {
-    let server = TestServer::start(toml).await;
-    let shutdown = CancellationToken::new();
-    homebus::sources::start(
-        server.hub.clone(),
-        &server.config.sources,
-        &shutdown,
-        &Default::default(),
-    );
-    (server, shutdown.drop_guard())
-}
-
-/// An SSE server that sends `body` once and keeps the stream open.
-async fn sending(body: &'static str) -> ScriptedServer {
-    ScriptedServer::start(move |_| sse_then_hang(vec![Bytes::from_static(body.as_bytes())])).await
-}
 
 /// Waits until the hub lists `count` events named `name` (ASCII case aside).
 async fn wait_unmatched(server: &TestServer, name: &str, count: u64) {
-    until(
-        &format!("{count} unmatched `{name}` events"),
-        DEADLINE,
-        || {
-            let list = server.hub.unmatched_events();
-            list.events
-                .iter()
-                .any(|e| e.name.eq_ignore_ascii_case(name) && e.count == count)
-                .then_some(())
-        },
-    )
+    until(&format!("{count} unmatched `{name}` events"), || {
+        let list = server.hub.unmatched_events();
+        list.events
+            .iter()
+            .any(|e| e.name.eq_ignore_ascii_case(name) && e.count == count)
+            .then_some(())
+    })
     .await;
 }
 
@@ -66,9 +39,9 @@ async fn get_unmatched(request: reqwest::RequestBuilder) -> Value {
 #[tokio::test]
 async fn an_event_no_unit_takes_is_listed_with_count_data_and_the_line_to_add() {
     let upstream =
-        sending("event: temperature\ndata: 21.5\n\nevent: TEMP\ndata: 3\n\nevent: Temperature\ndata: 22,5\n\n")
+        ScriptedServer::sending("event: temperature\ndata: 21.5\n\nevent: TEMP\ndata: 3\n\nevent: Temperature\ndata: 22,5\n\n")
             .await;
-    let (server, _sources) = serve_with_sources(&source("porch", &upstream.base, "")).await;
+    let server = TestServer::start(&source("sse", "porch", &upstream.base, "")).await;
     wait_unmatched(&server, "temperature", 2).await;
 
     let list = get_unmatched(server.client.get(server.url("/api/events/unmatched"))).await;
@@ -96,30 +69,27 @@ async fn an_event_no_unit_takes_is_listed_with_count_data_and_the_line_to_add() 
 
 #[tokio::test]
 async fn the_suggested_line_makes_a_unit_that_takes_the_event() {
-    let upstream = sending("event: porch_light\ndata: on\n\n").await;
-    let (server, _sources) = serve_with_sources(&source("porch", &upstream.base, "")).await;
+    let upstream = ScriptedServer::sending("event: porch_light\ndata: on\n\n").await;
+    let server = TestServer::start(&source("sse", "porch", &upstream.base, "")).await;
     wait_unmatched(&server, "porch_light", 1).await;
     let list = get_unmatched(server.client.get(server.url("/api/events/unmatched"))).await;
     let suggestion = list[0]["suggestion"].as_str().unwrap().to_string();
     drop(server);
 
-    let upstream = sending("event: porch_light\ndata: on\n\n").await;
-    let (server, _sources) = serve_with_sources(&format!(
+    let upstream = ScriptedServer::sending("event: porch_light\ndata: on\n\n").await;
+    let server = TestServer::start(&format!(
         "{}\n{suggestion}\n",
-        source("porch", &upstream.base, "")
+        source("sse", "porch", &upstream.base, "")
     ))
     .await;
-    until("switch.porch_light to be on", DEADLINE, || {
-        (server.hub.state("switch.porch_light")?.state == "on").then_some(())
-    })
-    .await;
+    server.wait_state_is("switch.porch_light", "on").await;
     let list = get_unmatched(server.client.get(server.url("/api/events/unmatched"))).await;
     assert_eq!(list, Value::Array(vec![]));
 }
 
 #[tokio::test]
 async fn an_event_leaves_the_list_once_a_unit_exists_for_its_name() {
-    let porch = sending("event: humidity\ndata: 40\n\n").await;
+    let porch = ScriptedServer::sending("event: humidity\ndata: 40\n\n").await;
     // A second source that creates units, held back until the first event is listed.
     let (release, released) = watch::channel(false);
     let creator = ScriptedServer::start(move |_| {
@@ -131,17 +101,15 @@ async fn an_event_leaves_the_list_once_a_unit_exists_for_its_name() {
         sse_stream(event.chain(stream::pending()))
     })
     .await;
-    let config =
-        source("porch", &porch.base, "") + &source("zigbee", &creator.base, "create_units = true");
-    let (server, _sources) = serve_with_sources(&config).await;
+    let config = source("sse", "porch", &porch.base, "")
+        + &source("sse", "zigbee", &creator.base, "create_units = true");
+    let server = TestServer::start(&config).await;
     wait_unmatched(&server, "humidity", 1).await;
 
     release.send(true).unwrap();
-    until(
-        "the zigbee source to create sensor.humidity",
-        DEADLINE,
-        || server.hub.state("sensor.humidity"),
-    )
+    until("the zigbee source to create sensor.humidity", || {
+        server.hub.state("sensor.humidity")
+    })
     .await;
     let list = get_unmatched(server.client.get(server.url("/api/events/unmatched"))).await;
     assert_eq!(list, Value::Array(vec![]));
@@ -149,12 +117,12 @@ async fn an_event_leaves_the_list_once_a_unit_exists_for_its_name() {
 
 #[tokio::test]
 async fn the_list_needs_a_key_when_auth_is_on() {
-    let upstream = sending("event: temperature\ndata: 21\n\n").await;
+    let upstream = ScriptedServer::sending("event: temperature\ndata: 21\n\n").await;
     let toml = format!(
         "[auth]\napi_keys = [\"K\"]\n{}",
-        source("porch", &upstream.base, "")
+        source("sse", "porch", &upstream.base, "")
     );
-    let (server, _sources) = serve_with_sources(&toml).await;
+    let server = TestServer::start(&toml).await;
     wait_unmatched(&server, "temperature", 1).await;
 
     let refused = server

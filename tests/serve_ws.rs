@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use support::hub_process::HubProcess;
 use support::server::TestServer;
+use support::wait::{until, within};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -20,7 +22,7 @@ async fn connect(url: &str) -> Client {
 
 /// Waits until the server counts `n` WebSocket subscribers.
 async fn subscribers(server: &TestServer, n: u64) {
-    support::wait::until("WebSocket subscribers", support::wait::DEADLINE, || {
+    until("WebSocket subscribers", || {
         (server.metric("homebus_subscribers{transport=\"websocket\"}") == Some(n)).then_some(())
     })
     .await;
@@ -28,9 +30,8 @@ async fn subscribers(server: &TestServer, n: u64) {
 
 /// The next message from the server, within the deadline.
 async fn next(client: &mut Client) -> Option<Message> {
-    tokio::time::timeout(support::wait::DEADLINE, client.next())
+    within("a WebSocket message", client.next())
         .await
-        .expect("no WebSocket message before the deadline")
         .map(|m| m.unwrap())
 }
 
@@ -72,9 +73,12 @@ async fn ws_path_on_the_main_port_pushes_the_same_messages() {
 
 #[tokio::test]
 async fn a_unit_that_appears_is_added() {
-    let server = TestServer::start(
-        "[[source]]\nname = \"x\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:9/\"\ncreate_units = true\n",
-    )
+    let server = TestServer::start(&support::config::source(
+        "sse",
+        "x",
+        "http://127.0.0.1:9/",
+        "create_units = true",
+    ))
     .await;
     let mut client = connect(&server.push_url()).await;
     subscribers(&server, 1).await;
@@ -157,24 +161,23 @@ async fn websocket_client_that_stops_reading_is_disconnected() {
     let _silent = connect(&server.push_url()).await;
     subscribers(&server, 1).await;
     let big = "x".repeat(16 * 1024);
-    let deadline = tokio::time::Instant::now() + support::wait::DEADLINE;
-    let mut i = 0u64;
-    while server.metric("homebus_subscribers{transport=\"websocket\"}") != Some(0) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the silent client was never disconnected"
-        );
-        server
-            .hub
-            .set_state(
-                "sensor.temp",
-                &i.to_string(),
-                serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
-            )
-            .unwrap();
-        i += 1;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    within("the silent client to be disconnected", async {
+        let mut i = 0u64;
+        while server.metric("homebus_subscribers{transport=\"websocket\"}") != Some(0) {
+            server
+                .hub
+                .set_state(
+                    "sensor.temp",
+                    &i.to_string(),
+                    serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
+                )
+                .unwrap();
+            i += 1;
+            // Paces the writes; the wait is for the disconnection.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -258,16 +261,13 @@ async fn websocket_open_leaves_ws_on_the_main_port_keyed() {
 /// and returns its log up to the line where it starts serving.
 async fn start_up_log(listen: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
             "[server]\nlisten = \"{listen}\"\nwebsocket_port = 0\ndatabase = \":memory:\"\n\
              websocket_open = true\n{AUTH}\n"
         ),
-    )
-    .unwrap();
-    let mut hub = support::hub_process::HubProcess::start(dir.path(), &config);
+    );
     hub.base_url().await;
     hub.log
 }

@@ -1,14 +1,14 @@
 //! The fetch source against real HTTP servers on loopback.
 
-mod support {
-    pub mod sources;
-}
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use homebus::sources::SourceState;
-use support::sources::{Peer, RunningHub, handler, number_per_request, read_request, respond};
+use support::hub::TestHub;
+use support::peers::{Peer, handler, number_per_request, read_request, respond};
+use support::wait::{until, within};
 use tokio::sync::mpsc;
 
 fn config(addr: std::net::SocketAddr, extra: &str) -> String {
@@ -30,7 +30,7 @@ kind = "sensor"
 }
 
 /// A server that answers every request with this status and body.
-fn answering(status: Arc<AtomicUsize>, body: &'static str) -> support::sources::Handler {
+fn answering(status: Arc<AtomicUsize>, body: &'static str) -> support::peers::Handler {
     handler(move |mut stream, _| {
         let status = status.clone();
         async move {
@@ -45,7 +45,7 @@ fn answering(status: Arc<AtomicUsize>, body: &'static str) -> support::sources::
 #[tokio::test]
 async fn a_number_per_request_drives_a_sensor() {
     let server = Peer::start(number_per_request()).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     hub.wait_state("sensor.temperature_fetch", "a number above 10", |s| {
         s.state.parse::<u32>().is_ok_and(|n| n > 10)
     })
@@ -56,9 +56,9 @@ async fn a_number_per_request_drives_a_sensor() {
 async fn a_500_is_shown_in_the_status_and_polling_recovers_on_200() {
     let status = Arc::new(AtomicUsize::new(500));
     let server = Peer::start(answering(status.clone(), "21")).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     let failing = hub
-        .wait_source("the 500 in the status", |s| {
+        .wait_source("weather", "the 500 in the status", |s| {
             s.last_error.as_deref().is_some_and(|e| e.contains("500"))
         })
         .await;
@@ -70,7 +70,9 @@ async fn a_500_is_shown_in_the_status_and_polling_recovers_on_200() {
     hub.wait_state_is("sensor.temperature_fetch", "21").await;
     assert!(polls_while_failing >= 1);
     let view = hub
-        .wait_source("connected again", |s| s.state == SourceState::Connected)
+        .wait_source("weather", "connected again", |s| {
+            s.state == SourceState::Connected
+        })
         .await;
     assert_eq!(view.last_error, None);
 }
@@ -79,18 +81,18 @@ async fn a_500_is_shown_in_the_status_and_polling_recovers_on_200() {
 async fn polling_goes_on_after_failures() {
     let status = Arc::new(AtomicUsize::new(503));
     let server = Peer::start(answering(status, "1")).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
-    support::sources::wait_for("several polls of a failing server", || {
+    let hub = TestHub::start(&config(server.addr, ""));
+    until("several polls of a failing server", || {
         (server.connection_count() >= 5).then_some(())
     })
     .await;
-    assert_eq!(hub.source().state, SourceState::Reconnecting);
+    assert_eq!(hub.source("weather").state, SourceState::Reconnecting);
 }
 
 #[tokio::test]
 async fn state_resumes_after_the_server_goes_away_and_comes_back() {
     let mut server = Peer::start(number_per_request()).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     hub.wait_state("sensor.temperature_fetch", "a first number", |s| {
         s.state.parse::<u32>().is_ok()
     })
@@ -98,7 +100,7 @@ async fn state_resumes_after_the_server_goes_away_and_comes_back() {
 
     server.stop().await;
     let down = hub
-        .wait_source("a refused connection in the status", |s| {
+        .wait_source("weather", "a refused connection in the status", |s| {
             s.last_error.is_some()
         })
         .await;
@@ -115,7 +117,7 @@ async fn state_resumes_after_the_server_goes_away_and_comes_back() {
 #[tokio::test]
 async fn an_unchanged_value_refreshes_last_updated_but_not_last_changed() {
     let server = Peer::start(answering(Arc::new(AtomicUsize::new(200)), "5")).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     let first = hub.wait_state_is("sensor.temperature_fetch", "5").await;
     let later = hub
         .wait_state("sensor.temperature_fetch", "a later poll", |s| {
@@ -139,16 +141,13 @@ async fn method_headers_and_body_are_sent() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(
+    let _hub = TestHub::start(&config(
         server.addr,
         r#"method = "POST"
 body = "{\"query\":\"temp\"}"
 headers = { Authorization = "Bearer abc" }"#,
     ));
-    let request = tokio::time::timeout(support::sources::DEADLINE, requests.recv())
-        .await
-        .expect("a request")
-        .unwrap();
+    let request = within("a request", requests.recv()).await.unwrap();
     assert_eq!(request.method, "POST");
     assert_eq!(request.body, r#"{"query":"temp"}"#);
     assert_eq!(request.header("authorization"), Some("Bearer abc"));
@@ -168,17 +167,15 @@ async fn credentials_include_keeps_cookies_between_polls() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(server.addr, r#"credentials = "include""#));
-    let sent = support::sources::DEADLINE;
-    let cookie = tokio::time::timeout(sent, async {
+    let _hub = TestHub::start(&config(server.addr, r#"credentials = "include""#));
+    let cookie = within("a poll that sends the cookie back", async {
         loop {
             if let Some(cookie) = seen.recv().await.flatten() {
                 return cookie;
             }
         }
     })
-    .await
-    .expect("a poll that sends the cookie back");
+    .await;
     assert!(cookie.starts_with("session=s"), "{cookie}");
 }
 
@@ -201,12 +198,9 @@ async fn without_credentials_cookies_are_not_kept() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(server.addr, ""));
+    let _hub = TestHub::start(&config(server.addr, ""));
     for _ in 0..3 {
-        let cookie = tokio::time::timeout(support::sources::DEADLINE, seen.recv())
-            .await
-            .expect("a poll")
-            .unwrap();
+        let cookie = within("a poll", seen.recv()).await.unwrap();
         assert_eq!(cookie, None);
     }
 }
@@ -218,9 +212,9 @@ async fn a_body_over_the_size_limit_is_refused() {
         "123456789012345678901234567890",
     ))
     .await;
-    let hub = RunningHub::start(&config(server.addr, "max_event_size = 16"));
+    let hub = TestHub::start(&config(server.addr, "max_event_size = 16"));
     let view = hub
-        .wait_source("the size error", |s| {
+        .wait_source("weather", "the size error", |s| {
             s.last_error
                 .as_deref()
                 .is_some_and(|e| e.contains("max_event_size"))
@@ -236,7 +230,7 @@ async fn a_json_answer_with_a_pointer_sets_the_picked_value() {
         r#"{"main":{"temp":18.5,"humidity":70}}"#,
     ))
     .await;
-    let hub = RunningHub::start(&config(
+    let hub = TestHub::start(&config(
         server.addr,
         r#"format = "json"
 json_pointer = "/main/temp""#,
@@ -254,9 +248,9 @@ async fn a_server_that_does_not_answer_in_time_is_a_timeout_error() {
         }
     }))
     .await;
-    let hub = RunningHub::start(&config(server.addr, r#"timeout = "100ms""#));
+    let hub = TestHub::start(&config(server.addr, r#"timeout = "100ms""#));
     let view = hub
-        .wait_source("the timeout in the status", |s| {
+        .wait_source("weather", "the timeout in the status", |s| {
             s.last_error
                 .as_deref()
                 .is_some_and(|e| e.contains("no answer within 100ms"))

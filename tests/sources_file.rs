@@ -1,8 +1,6 @@
 //! The file source against real files in a temporary directory.
 
-mod support {
-    pub mod sources;
-}
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +8,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use homebus::bus::BusMessage;
 use homebus::sources::SourceState;
-use support::sources::{DEADLINE, RunningHub};
+use support::config::unit;
+use support::hub::TestHub;
+use support::wait::within;
 
 fn config(url: &str, extra: &str) -> String {
     format!(
@@ -62,11 +62,11 @@ async fn a_file_rewritten_in_a_loop_drives_a_sensor_and_is_never_half_applied() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("provider.txt");
     write(&path, 10);
-    let hub = RunningHub::start(&config(path.to_str().unwrap(), ""));
+    let hub = TestHub::start(&config(path.to_str().unwrap(), ""));
     let mut changes = hub.hub.bus().subscribe(None).unwrap();
     let writer = rewrite_in_a_loop(&path);
     let mut readings = Vec::new();
-    tokio::time::timeout(DEADLINE, async {
+    within("five readings", async {
         while readings.len() < 5 {
             let envelope = changes.next().await.unwrap().unwrap();
             if let BusMessage::State(change) = &envelope.message {
@@ -74,8 +74,7 @@ async fn a_file_rewritten_in_a_loop_drives_a_sensor_and_is_never_half_applied() 
             }
         }
     })
-    .await
-    .expect("five readings");
+    .await;
     writer.abort();
     for reading in &readings {
         let value: u32 = reading.parse().unwrap_or_else(|_| panic!("{reading:?}"));
@@ -92,7 +91,7 @@ async fn a_file_url_is_read() {
     let path = dir.path().join("provider.txt");
     write(&path, 42);
     let url = format!("file://{}", path.display());
-    let hub = RunningHub::start(&config(&url, ""));
+    let hub = TestHub::start(&config(&url, ""));
     hub.wait_state_is("sensor.temperature_file", "42").await;
 }
 
@@ -102,7 +101,7 @@ async fn a_change_is_read_at_once_without_waiting_for_the_interval() {
     let path = dir.path().join("provider.txt");
     write(&path, 1);
     let toml = config(path.to_str().unwrap(), "").replace("\"50ms\"", "\"1h\"");
-    let hub = RunningHub::start(&toml);
+    let hub = TestHub::start(&toml);
     hub.wait_state_is("sensor.temperature_file", "1").await;
     write(&path, 2);
     hub.wait_state_is("sensor.temperature_file", "2").await;
@@ -112,9 +111,9 @@ async fn a_change_is_read_at_once_without_waiting_for_the_interval() {
 async fn a_missing_file_is_a_status_error_until_it_appears() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("later.txt");
-    let hub = RunningHub::start(&config(path.to_str().unwrap(), ""));
+    let hub = TestHub::start(&config(path.to_str().unwrap(), ""));
     let view = hub
-        .wait_source("the missing file in the status", |s| {
+        .wait_source("provider", "the missing file in the status", |s| {
             s.last_error
                 .as_deref()
                 .is_some_and(|e| e.contains("does not exist"))
@@ -123,7 +122,7 @@ async fn a_missing_file_is_a_status_error_until_it_appears() {
     assert_eq!(view.state, SourceState::Reconnecting);
     write(&path, 5);
     hub.wait_state_is("sensor.temperature_file", "5").await;
-    assert_eq!(hub.source().last_error, None);
+    assert_eq!(hub.source("provider").last_error, None);
 }
 
 #[tokio::test]
@@ -131,11 +130,13 @@ async fn a_file_deleted_and_recreated_is_read_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("provider.txt");
     write(&path, 11);
-    let hub = RunningHub::start(&config(path.to_str().unwrap(), ""));
+    let hub = TestHub::start(&config(path.to_str().unwrap(), ""));
     hub.wait_state_is("sensor.temperature_file", "11").await;
     std::fs::remove_file(&path).unwrap();
-    hub.wait_source("the deleted file in the status", |s| s.last_error.is_some())
-        .await;
+    hub.wait_source("provider", "the deleted file in the status", |s| {
+        s.last_error.is_some()
+    })
+    .await;
     write(&path, 22);
     hub.wait_state_is("sensor.temperature_file", "22").await;
 }
@@ -149,9 +150,8 @@ async fn several_events_in_one_file_are_all_applied() {
         "event=\"temperature_file\";data=19\nevent=\"usermessage\";data=\"HELLO NĖURO!\"\nevent=\"door\";data=on\n",
     )
     .unwrap();
-    let toml =
-        config(path.to_str().unwrap(), "") + "\n[[unit]]\naddress = \"door\"\nkind = \"switch\"\n";
-    let hub = RunningHub::start(&toml);
+    let toml = config(path.to_str().unwrap(), "") + &unit("door", "switch");
+    let hub = TestHub::start(&toml);
     hub.wait_state_is("sensor.temperature_file", "19").await;
     hub.wait_state_is("switch.door", "on").await;
 }

@@ -1,12 +1,12 @@
 //! The MQTT source against a real mosquitto broker on a loopback port.
 //! `scripts/test` installs mosquitto; without it these tests fail and say so.
 
-mod support {
-    pub mod sources;
-}
+mod support;
 
 use homebus::sources::SourceState;
-use support::sources::{Mosquitto, RunningHub, mqtt_publish, wait_for};
+use support::hub::TestHub;
+use support::mosquitto::{Mosquitto, mqtt_publish};
+use support::wait::{until, within};
 
 fn config(port: u16, extra: &str) -> String {
     format!(
@@ -35,7 +35,7 @@ kind = "switch"
 /// Publishes until the hub shows `state`: the source subscribes once it is
 /// connected, and a message sent before that is not kept by the broker.
 async fn publish_until(
-    hub: &RunningHub,
+    hub: &TestHub,
     broker: &Mosquitto,
     topic: &str,
     payload: &str,
@@ -48,7 +48,8 @@ async fn publish_until(
             if hub.state(entity_id).as_deref() == Some(state) {
                 return;
             }
-            // Waits for the state or a short while, then publishes again.
+            // Waits for the state or a short while, then publishes again
+            // (a publish before the subscription is lost).
             let _ = tokio::time::timeout(
                 std::time::Duration::from_millis(100),
                 hub.wait_state_is(entity_id, state),
@@ -59,15 +60,13 @@ async fn publish_until(
             }
         }
     };
-    tokio::time::timeout(support::sources::DEADLINE, publishing)
-        .await
-        .unwrap_or_else(|_| panic!("{entity_id} never became `{state}`"));
+    within(&format!("{entity_id} to become `{state}`"), publishing).await;
 }
 
 #[tokio::test]
 async fn a_published_number_sets_the_unit_named_by_its_topic() {
     let broker = Mosquitto::start().await;
-    let hub = RunningHub::start(&config(broker.port, ""));
+    let hub = TestHub::start(&config(broker.port, ""));
     publish_until(
         &hub,
         &broker,
@@ -82,7 +81,7 @@ async fn a_published_number_sets_the_unit_named_by_its_topic() {
 #[tokio::test]
 async fn on_and_off_payloads_switch_a_unit() {
     let broker = Mosquitto::start().await;
-    let hub = RunningHub::start(&config(broker.port, ""));
+    let hub = TestHub::start(&config(broker.port, ""));
     for payload in ["ON", "off", "true"] {
         let state = if payload == "off" { "off" } else { "on" };
         publish_until(
@@ -100,7 +99,7 @@ async fn on_and_off_payloads_switch_a_unit() {
 #[tokio::test]
 async fn topics_outside_the_subscription_are_not_received() {
     let broker = Mosquitto::start().await;
-    let hub = RunningHub::start(&config(broker.port, "create_units = true"));
+    let hub = TestHub::start(&config(broker.port, "create_units = true"));
     publish_until(
         &hub,
         &broker,
@@ -126,7 +125,7 @@ async fn topics_outside_the_subscription_are_not_received() {
 #[tokio::test]
 async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
     let mut broker = Mosquitto::start().await;
-    let hub = RunningHub::start(&config(broker.port, ""));
+    let hub = TestHub::start(&config(broker.port, ""));
     publish_until(
         &hub,
         &broker,
@@ -139,13 +138,15 @@ async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
 
     broker.stop().await;
     let down = hub
-        .wait_source("the lost broker in the status", |s| s.last_error.is_some())
+        .wait_source("broker", "the lost broker in the status", |s| {
+            s.last_error.is_some()
+        })
         .await;
     assert_ne!(down.state, SourceState::Connected);
 
     broker.restart().await;
-    wait_for("the source to connect again", || {
-        (hub.source().state == SourceState::Connected).then_some(())
+    until("the source to connect again", || {
+        (hub.source("broker").state == SourceState::Connected).then_some(())
     })
     .await;
     publish_until(
@@ -161,14 +162,10 @@ async fn state_resumes_after_the_broker_goes_away_and_comes_back() {
 
 #[tokio::test]
 async fn a_refused_connection_is_shown_and_retried() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let hub = RunningHub::start(&config(port, ""));
+    let port = support::peers::free_addr().port();
+    let hub = TestHub::start(&config(port, ""));
     let view = hub
-        .wait_source("a connection error", |s| s.last_error.is_some())
+        .wait_source("broker", "a connection error", |s| s.last_error.is_some())
         .await;
     assert_eq!(view.state, SourceState::Reconnecting);
 }
@@ -176,7 +173,7 @@ async fn a_refused_connection_is_shown_and_retried() {
 #[tokio::test]
 async fn username_and_password_are_sent_to_the_broker() {
     let broker = Mosquitto::start_with_user("homebus", "s3cret").await;
-    let hub = RunningHub::start(&config(
+    let hub = TestHub::start(&config(
         broker.port,
         "username = \"homebus\"\npassword = \"s3cret\"",
     ));
@@ -194,12 +191,14 @@ async fn username_and_password_are_sent_to_the_broker() {
 #[tokio::test]
 async fn a_wrong_password_is_shown_in_the_status() {
     let broker = Mosquitto::start_with_user("homebus", "s3cret").await;
-    let hub = RunningHub::start(&config(
+    let hub = TestHub::start(&config(
         broker.port,
         "username = \"homebus\"\npassword = \"wrong\"",
     ));
     let view = hub
-        .wait_source("the refusal in the status", |s| s.last_error.is_some())
+        .wait_source("broker", "the refusal in the status", |s| {
+            s.last_error.is_some()
+        })
         .await;
     assert_ne!(view.state, SourceState::Connected);
     assert!(

@@ -1,11 +1,10 @@
 //! Device formats over a real SSE stream: ESPHome's `/events` and Home
 //! Assistant's `/api/stream`.
 
-mod support {
-    pub mod sources;
-}
+mod support;
 
-use support::sources::{Peer, RunningHub, sse_sending};
+use support::hub::TestHub;
+use support::sse_server::ScriptedServer;
 
 #[tokio::test]
 async fn esphome_state_events_drive_units_by_component_id() {
@@ -15,13 +14,13 @@ async fn esphome_state_events_drive_units_by_component_id() {
         "event: state\ndata: {\"id\":\"sensor-temp\",\"value\":21.5,\"state\":\"21.5 °C\"}\n\n",
         "event: state\ndata: {\"id\":\"binary_sensor-motion\",\"value\":true,\"state\":\"ON\"}\n\n",
     );
-    let server = Peer::start(sse_sending(stream.into())).await;
-    let hub = RunningHub::start(&format!(
+    let server = ScriptedServer::sending(stream).await;
+    let hub = TestHub::start(&format!(
         r#"
 [[source]]
 name = "kitchen"
 type = "sse"
-url = "http://{}/events"
+url = "{}/events"
 format = "esphome"
 
 [[unit]]
@@ -34,7 +33,7 @@ address = "binary_sensor-motion"
 entity_id = "binary_sensor.kitchen_motion"
 kind = "switch"
 "#,
-        server.addr
+        server.base
     ));
     let temperature = hub
         .wait_state_is("sensor.kitchen_temperature", "21.5")
@@ -53,13 +52,13 @@ async fn home_assistant_api_stream_state_changed_sets_the_entity() {
         "\"attributes\":{\"brightness\":200,\"friendly_name\":\"Hall\"}}},",
         "\"time_fired\":\"2026-11-22T10:00:00+00:00\"}\n\n",
     );
-    let server = Peer::start(sse_sending(stream.into())).await;
-    let hub = RunningHub::start(&format!(
+    let server = ScriptedServer::sending(stream).await;
+    let hub = TestHub::start(&format!(
         r#"
 [[source]]
 name = "ha"
 type = "sse"
-url = "http://{}/api/stream"
+url = "{}/api/stream"
 format = "home-assistant"
 
 [[unit]]
@@ -67,7 +66,7 @@ address = "light.hall"
 entity_id = "light.hall"
 kind = "dimmer"
 "#,
-        server.addr
+        server.base
     ));
     let hall = hub.wait_state_is("light.hall", "on").await;
     assert_eq!(hall.attributes["brightness"], 200);

@@ -1,14 +1,14 @@
 //! The WebSocket source against real WebSocket servers on loopback.
 
-mod support {
-    pub mod sources;
-}
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
-use support::sources::{Peer, RunningHub, handler, wait_for, websocket_numbers, websocket_sending};
+use support::hub::TestHub;
+use support::peers::{Peer, handler, websocket_numbers, websocket_sending};
+use support::wait::{until, within};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -38,10 +38,13 @@ fn is_number(state: &str) -> bool {
 #[tokio::test]
 async fn numbers_from_a_websocket_server_drive_a_sensor() {
     let server = Peer::start(websocket_numbers()).await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     hub.wait_state("sensor.temperature_ws", "a number", |s| is_number(&s.state))
         .await;
-    assert_eq!(hub.source().state, homebus::sources::SourceState::Connected);
+    assert_eq!(
+        hub.source("ws").state,
+        homebus::sources::SourceState::Connected
+    );
 }
 
 #[tokio::test]
@@ -55,7 +58,7 @@ async fn binary_messages_are_read_as_text() {
         while let Some(Ok(_)) = socket.next().await {}
     }))
     .await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     hub.wait_state_is("sensor.temperature_ws", "31.5").await;
 }
 
@@ -72,12 +75,12 @@ async fn state_resumes_after_the_server_goes_away_and_comes_back() {
         }
     }))
     .await;
-    let hub = RunningHub::start(&config(server.addr, ""));
+    let hub = TestHub::start(&config(server.addr, ""));
     hub.wait_state_is("sensor.temperature_ws", "11").await;
 
     server.stop().await;
     let down = hub
-        .wait_source("an error while the server is down", |s| {
+        .wait_source("ws", "an error while the server is down", |s| {
             s.last_error.is_some()
         })
         .await;
@@ -120,7 +123,7 @@ async fn a_100_mib_message_is_refused_and_the_connection_retried() {
         }
     }))
     .await;
-    let hub = RunningHub::start(&config(server.addr, "max_event_size = 1048576"));
+    let hub = TestHub::start(&config(server.addr, "max_event_size = 1048576"));
     hub.wait_state_is("sensor.temperature_ws", "7").await;
     assert!(server.connection_count() >= 2);
     let accepted = written.load(Ordering::SeqCst);
@@ -149,11 +152,8 @@ async fn the_source_answers_pings() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(server.addr, ""));
-    let pong = tokio::time::timeout(support::sources::DEADLINE, received.recv())
-        .await
-        .expect("a pong")
-        .unwrap();
+    let _hub = TestHub::start(&config(server.addr, ""));
+    let pong = within("a pong", received.recv()).await.unwrap();
     assert_eq!(pong, b"hello");
 }
 
@@ -172,10 +172,9 @@ async fn the_source_pings_a_quiet_server() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(server.addr, "interval = \"100ms\""));
-    tokio::time::timeout(support::sources::DEADLINE, received.recv())
+    let _hub = TestHub::start(&config(server.addr, "interval = \"100ms\""));
+    within("a ping from the source", received.recv())
         .await
-        .expect("a ping from the source")
         .unwrap();
 }
 
@@ -205,11 +204,8 @@ async fn configured_headers_are_sent_on_the_handshake() {
         }
     }))
     .await;
-    let _hub = RunningHub::start(&config(server.addr, "headers = { X-Token = \"s3cret\" }"));
-    let token = tokio::time::timeout(support::sources::DEADLINE, received.recv())
-        .await
-        .expect("a handshake")
-        .unwrap();
+    let _hub = TestHub::start(&config(server.addr, "headers = { X-Token = \"s3cret\" }"));
+    let token = within("a handshake", received.recv()).await.unwrap();
     assert_eq!(token, "s3cret");
 }
 
@@ -220,7 +216,7 @@ async fn a_malformed_payload_is_skipped_and_the_stream_goes_on() {
         r#"{"t":"event","e":"changed","r":"sensors","id":"5","state":{"presence":true}}"#.into(),
     ]))
     .await;
-    let hub = RunningHub::start(&format!(
+    let hub = TestHub::start(&format!(
         r#"
 [[source]]
 name = "gateway"
@@ -295,7 +291,7 @@ fn deconz_changed(id: &str, state: &str) -> String {
 #[tokio::test]
 async fn deconz_button_events_are_kept_as_the_buttonevent_attribute() {
     let (server, gateway) = scripted_server().await;
-    let hub = RunningHub::start(&deconz_config(server.addr, false));
+    let hub = TestHub::start(&deconz_config(server.addr, false));
     for press in [1002, 2002] {
         gateway
             .send(deconz_changed(
@@ -314,7 +310,7 @@ async fn deconz_button_events_are_kept_as_the_buttonevent_attribute() {
 #[tokio::test]
 async fn deconz_presence_turns_a_unit_on_and_off() {
     let (server, gateway) = scripted_server().await;
-    let hub = RunningHub::start(&deconz_config(server.addr, false));
+    let hub = TestHub::start(&deconz_config(server.addr, false));
     for (presence, state) in [("true", "on"), ("false", "off"), ("true", "on")] {
         gateway
             .send(deconz_changed(
@@ -331,7 +327,7 @@ async fn deconz_presence_turns_a_unit_on_and_off() {
 #[tokio::test]
 async fn deconz_added_and_deleted_create_and_remove_units_with_create_units() {
     let (server, gateway) = scripted_server().await;
-    let hub = RunningHub::start(&deconz_config(server.addr, true));
+    let hub = TestHub::start(&deconz_config(server.addr, true));
     gateway
         .send(
             r#"{"t":"event","e":"added","r":"sensors","id":"40","sensor":{"name":"Door","state":{"presence":true}}}"#
@@ -344,7 +340,7 @@ async fn deconz_added_and_deleted_create_and_remove_units_with_create_units() {
         .send(r#"{"t":"event","e":"deleted","r":"sensors","id":"40"}"#.into())
         .await
         .unwrap();
-    wait_for("the unit to be removed", || {
+    until("the unit to be removed", || {
         hub.entity("switch.sensors_40").is_none().then_some(())
     })
     .await;
@@ -358,7 +354,7 @@ async fn home_assistant_state_changed_sets_the_entity_state() {
         message.into(),
     ]))
     .await;
-    let hub = RunningHub::start(&format!(
+    let hub = TestHub::start(&format!(
         r#"
 [[source]]
 name = "ha"
@@ -392,15 +388,11 @@ async fn a_wss_url_speaks_tls() {
     }))
     .await;
     let url = format!("wss://localhost:{}/", server.addr.port());
-    let hub = RunningHub::start(
-        &config(server.addr, "").replace(&format!("ws://{}/", server.addr), &url),
-    );
-    let first = tokio::time::timeout(support::sources::DEADLINE, received.recv())
-        .await
-        .expect("a connection")
-        .unwrap();
+    let hub =
+        TestHub::start(&config(server.addr, "").replace(&format!("ws://{}/", server.addr), &url));
+    let first = within("a connection", received.recv()).await.unwrap();
     assert_eq!(first, 0x16, "a TLS handshake record starts the connection");
-    hub.wait_source("the failed handshake in the status", |s| {
+    hub.wait_source("ws", "the failed handshake in the status", |s| {
         s.last_error.is_some()
     })
     .await;
@@ -409,7 +401,7 @@ async fn a_wss_url_speaks_tls() {
 #[tokio::test]
 async fn deconz_deleted_keeps_a_configured_unit_without_create_units() {
     let (server, gateway) = scripted_server().await;
-    let hub = RunningHub::start(&deconz_config(server.addr, false));
+    let hub = TestHub::start(&deconz_config(server.addr, false));
     gateway
         .send(deconz_changed("5", r#"{"presence":true}"#))
         .await

@@ -12,55 +12,44 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use futures_util::{StreamExt, stream};
 use homebus::bus::BusMessage;
+use support::config::{source, unit};
 use support::hub::TestHub;
 use support::sse_server::{ScriptedServer, plain, sse_stream, sse_then_hang, ticking};
-use support::wait::{DEADLINE, until};
-
-/// Config text for one SSE source named `name` at `url`, plus extra lines.
-fn source(name: &str, url: &str, extra: &str) -> String {
-    format!("[[source]]\nname = \"{name}\"\ntype = \"sse\"\nurl = \"{url}\"\n{extra}\n")
-}
-
-fn unit(address: &str, kind: &str) -> String {
-    format!("[[unit]]\naddress = \"{address}\"\nkind = \"{kind}\"\n")
-}
-
-async fn serving(body: &'static str) -> ScriptedServer {
-    ScriptedServer::start(move |_| sse_then_hang(vec![Bytes::from_static(body.as_bytes())])).await
-}
+use support::wait::{until, within};
 
 #[tokio::test]
 async fn dashboard_stream_drives_a_sensor() {
     let server =
         ScriptedServer::start(|_| ticking("temperature_sse", Duration::from_millis(5))).await;
-    let hub =
-        TestHub::start(&(source("dash", &server.base, "") + &unit("temperature_sse", "sensor")));
+    let hub = TestHub::start(
+        &(source("sse", "dash", &server.base, "") + &unit("temperature_sse", "sensor")),
+    );
     hub.wait_state("sensor.temperature_sse", "past 3", |s| {
-        s.parse::<u64>().is_ok_and(|n| n >= 3)
+        s.state.parse::<u64>().is_ok_and(|n| n >= 3)
     })
     .await;
 }
 
 #[tokio::test]
 async fn event_with_no_data_turns_a_switch_on() {
-    let server = serving("event: Motion\n\n").await;
-    let hub = TestHub::start(&(source("cam", &server.base, "") + &unit("MOTION", "switch")));
-    hub.wait_state("switch.motion", "on", |s| s == "on").await;
+    let server = ScriptedServer::sending("event: Motion\n\n").await;
+    let hub = TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("MOTION", "switch")));
+    hub.wait_state_is("switch.motion", "on").await;
 }
 
 #[tokio::test]
 async fn true_data_turns_a_switch_on() {
-    let server = serving("event: Door\ndata: True\n\n").await;
-    let hub = TestHub::start(&(source("cam", &server.base, "") + &unit("door", "switch")));
-    hub.wait_state("switch.door", "on", |s| s == "on").await;
+    let server = ScriptedServer::sending("event: Door\ndata: True\n\n").await;
+    let hub = TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("door", "switch")));
+    hub.wait_state_is("switch.door", "on").await;
 }
 
 #[tokio::test]
 async fn decimal_comma_sets_a_dimmer_value() {
-    let server = serving("event: Brightness\ndata: 47,5\n\n").await;
-    let hub = TestHub::start(&(source("cam", &server.base, "") + &unit("BRIGHTNESS", "dimmer")));
-    hub.wait_state("light.brightness", "on", |s| s == "on")
-        .await;
+    let server = ScriptedServer::sending("event: Brightness\ndata: 47,5\n\n").await;
+    let hub =
+        TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("BRIGHTNESS", "dimmer")));
+    hub.wait_state_is("light.brightness", "on").await;
     assert_eq!(
         hub.entity("light.brightness").unwrap().attributes["value"],
         47.5
@@ -69,41 +58,42 @@ async fn decimal_comma_sets_a_dimmer_value() {
 
 #[tokio::test]
 async fn decimal_comma_on_a_sensor_reads_with_a_point() {
-    let server = serving("event: Brightness\ndata: 47,5\n\n").await;
-    let hub = TestHub::start(&(source("cam", &server.base, "") + &unit("BRIGHTNESS", "sensor")));
-    hub.wait_state("sensor.brightness", "47.5", |s| s == "47.5")
-        .await;
+    let server = ScriptedServer::sending("event: Brightness\ndata: 47,5\n\n").await;
+    let hub =
+        TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("BRIGHTNESS", "sensor")));
+    hub.wait_state_is("sensor.brightness", "47.5").await;
 }
 
 #[tokio::test]
 async fn events_outside_the_whitelist_are_dropped_ignoring_case() {
-    let server = serving("event: Door\ndata: on\n\nevent: MOTION\n\n").await;
-    let config = source("cam", &server.base, "events = [\"motion\"]")
+    let server = ScriptedServer::sending("event: Door\ndata: on\n\nevent: MOTION\n\n").await;
+    let config = source("sse", "cam", &server.base, "events = [\"motion\"]")
         + &unit("Door", "switch")
         + &unit("Motion", "switch");
     let hub = TestHub::start(&config);
-    hub.wait_state("switch.motion", "on", |s| s == "on").await;
+    hub.wait_state_is("switch.motion", "on").await;
     assert_eq!(hub.state("switch.door").as_deref(), Some("unknown"));
     assert_eq!(hub.source("cam").events_seen, 1);
 }
 
 #[tokio::test]
 async fn create_units_makes_a_unit_for_an_unknown_address() {
-    let server = serving("event: Humidity\ndata: 61\n\n").await;
-    let hub = TestHub::start(&source("cam", &server.base, "create_units = true"));
-    hub.wait_state("sensor.humidity", "61", |s| s == "61").await;
+    let server = ScriptedServer::sending("event: Humidity\ndata: 61\n\n").await;
+    let hub = TestHub::start(&source("sse", "cam", &server.base, "create_units = true"));
+    hub.wait_state_is("sensor.humidity", "61").await;
 }
 
 #[tokio::test]
 async fn request_has_accept_header_method_body_and_configured_headers() {
-    let server = serving("event: Door\ndata: on\n\n").await;
+    let server = ScriptedServer::sending("event: Door\ndata: on\n\n").await;
     let config = source(
+        "sse",
         "cam",
         &format!("{}/events?x=1", server.base),
         "method = \"POST\"\nbody = '{\"subscribe\":true}'\nheaders = { X-Camera = \"hall\" }",
     ) + &unit("door", "switch");
     let hub = TestHub::start(&config);
-    hub.wait_state("switch.door", "on", |s| s == "on").await;
+    hub.wait_state_is("switch.door", "on").await;
     let request = server.request(0).unwrap();
     assert_eq!(request.method, "POST");
     assert_eq!(request.uri, "/events?x=1");
@@ -143,10 +133,11 @@ async fn reconnect_sends_last_event_id_and_nothing_is_lost_or_doubled() {
         sse_then_hang(vec![numbered(after + 1, 10)])
     })
     .await;
-    let hub = TestHub::start(&(source("counter", &server.base, "") + &unit("counter", "sensor")));
+    let hub =
+        TestHub::start(&(source("sse", "counter", &server.base, "") + &unit("counter", "sensor")));
     let mut subscription = hub.hub.bus().subscribe(Some(0)).unwrap();
     let mut seen = Vec::new();
-    tokio::time::timeout(DEADLINE, async {
+    within("ten events, 1 to 10, through the bus", async {
         while seen.len() < 10 {
             let envelope = subscription.next().await.unwrap().unwrap();
             let cause = match &envelope.message {
@@ -159,8 +150,7 @@ async fn reconnect_sends_last_event_id_and_nothing_is_lost_or_doubled() {
             }
         }
     })
-    .await
-    .unwrap_or_else(|_| panic!("only saw {seen:?}"));
+    .await;
     let expected: Vec<String> = (1..=10).map(|n| n.to_string()).collect();
     assert_eq!(seen, expected);
     assert_eq!(
@@ -176,19 +166,20 @@ async fn reconnect_sends_last_event_id_and_nothing_is_lost_or_doubled() {
 
 /// A second, healthy source proves the hub keeps serving while one fails.
 fn with_healthy_neighbour(bad: String, healthy: &ScriptedServer) -> String {
-    bad + &source("healthy", &healthy.base, "") + &unit("temperature_sse", "sensor")
+    bad + &source("sse", "healthy", &healthy.base, "") + &unit("temperature_sse", "sensor")
 }
 
 async fn healthy_keeps_ticking(hub: &TestHub) {
     let before: u64 = hub
         .wait_state("sensor.temperature_sse", "a number", |s| {
-            s.parse::<u64>().is_ok()
+            s.state.parse::<u64>().is_ok()
         })
         .await
+        .state
         .parse()
         .unwrap();
     hub.wait_state("sensor.temperature_sse", "moving on", |s| {
-        s.parse::<u64>().is_ok_and(|n| n > before)
+        s.state.parse::<u64>().is_ok_and(|n| n > before)
     })
     .await;
 }
@@ -197,12 +188,14 @@ async fn healthy_keeps_ticking(hub: &TestHub) {
 async fn refused_connection_is_reported_and_retried() {
     let healthy =
         ScriptedServer::start(|_| ticking("temperature_sse", Duration::from_millis(5))).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = support::peers::free_addr();
     let hub = TestHub::start(&with_healthy_neighbour(
-        source("gone", &format!("http://{closed}/"), "reconnect = \"50ms\""),
+        source(
+            "sse",
+            "gone",
+            &format!("http://{closed}/"),
+            "reconnect = \"50ms\"",
+        ),
         &healthy,
     ));
     let status = hub.source_error("gone", "cannot connect").await;
@@ -218,11 +211,11 @@ async fn server_error_status_is_reported_and_retried() {
         ScriptedServer::start(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "boom"))
             .await;
     let hub = TestHub::start(&with_healthy_neighbour(
-        source("failing", &failing.base, "reconnect = \"20ms\""),
+        source("sse", "failing", &failing.base, "reconnect = \"20ms\""),
         &healthy,
     ));
     hub.source_error("failing", "500").await;
-    until("a second try", DEADLINE, || {
+    until("a second try", || {
         (failing.request_count() >= 2).then_some(())
     })
     .await;
@@ -238,7 +231,7 @@ async fn html_page_instead_of_a_stream_is_reported() {
     })
     .await;
     let hub = TestHub::start(&with_healthy_neighbour(
-        source("html", &html.base, ""),
+        source("sse", "html", &html.base, ""),
         &healthy,
     ));
     hub.source_error("html", "text/html").await;
@@ -254,9 +247,9 @@ async fn invalid_utf8_is_replaced_and_the_stream_goes_on() {
     })
     .await;
     let config =
-        source("cam", &server.base, "") + &unit("Door", "switch") + &unit("Note", "sensor");
+        source("sse", "cam", &server.base, "") + &unit("Door", "switch") + &unit("Note", "sensor");
     let hub = TestHub::start(&config);
-    hub.wait_state("switch.door", "on", |s| s == "on").await;
+    hub.wait_state_is("switch.door", "on").await;
     assert_eq!(
         hub.state("sensor.note").as_deref(),
         Some("unknown"),
@@ -283,6 +276,7 @@ async fn endless_line_is_refused_at_the_limit_without_reading_it_all() {
     .await;
     let hub = TestHub::start(&with_healthy_neighbour(
         source(
+            "sse",
             "flood",
             &flood.base,
             "max_event_size = 1048576\nreconnect = \"10s\"",
@@ -315,7 +309,7 @@ async fn setting_a_cookie() -> ScriptedServer {
 
 /// The cookie header of the source's second connection.
 async fn cookie_on_reconnect(server: &ScriptedServer) -> Option<String> {
-    until("a reconnection", DEADLINE, || {
+    until("a reconnection", || {
         (server.request_count() >= 2).then_some(())
     })
     .await;
@@ -326,6 +320,7 @@ async fn cookie_on_reconnect(server: &ScriptedServer) -> Option<String> {
 async fn credentials_include_sends_the_cookie_back_on_reconnect() {
     let server = setting_a_cookie().await;
     let _hub = TestHub::start(&source(
+        "sse",
         "cam",
         &server.base,
         "reconnect = \"10ms\"\ncredentials = \"include\"",
@@ -339,6 +334,6 @@ async fn credentials_include_sends_the_cookie_back_on_reconnect() {
 #[tokio::test]
 async fn without_credentials_no_cookie_is_sent_on_reconnect() {
     let server = setting_a_cookie().await;
-    let _hub = TestHub::start(&source("cam", &server.base, "reconnect = \"10ms\""));
+    let _hub = TestHub::start(&source("sse", "cam", &server.base, "reconnect = \"10ms\""));
     assert_eq!(cookie_on_reconnect(&server).await, None);
 }

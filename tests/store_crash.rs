@@ -10,16 +10,18 @@ mod support;
 
 use std::convert::Infallible;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::{StreamExt, stream};
+use support::config::{LOOPBACK_SERVER, source, unit, write};
+use support::hub_process::HubProcess;
+use support::server::{SseReader, client};
 use support::sse_server::{ScriptedServer, sse_stream};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use support::store::try_read_only;
+use support::wait::until;
 
 /// Events the source sends in all.
 const TOTAL: u64 = 20_000;
@@ -46,45 +48,19 @@ fn numbered_events(start: u64) -> axum::response::Response {
     sse_stream(chunks)
 }
 
-/// Starts `homebus run`; returns it and its HTTP base URL (read from its log).
-async fn start_hub(dir: &Path, config: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(["run", "-c"])
-        .arg(config)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn,homebus::server=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(support::wait::DEADLINE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split(" addr=").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("homebus ended without logging its address");
-    })
-    .await
-    .expect("homebus logged no address");
-    // Keep reading its log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("http://{addr}"))
+/// Starts `homebus run` logging little (this stream is thousands of
+/// changes) and returns it and its HTTP base URL.
+async fn start_hub(dir: &Path, config: &Path) -> (HubProcess, String) {
+    let mut hub = HubProcess::start_logging(dir, config, "warn,homebus::server=info");
+    let base = hub.base_url().await;
+    hub.drain_log();
+    (hub, base)
 }
 
 /// Follows `/api/stream` and records the highest seq it was served.
 async fn follow_stream(base: &str) -> Arc<AtomicU64> {
     let served = Arc::new(AtomicU64::new(0));
-    let response = support::server::client()
-        .get(format!("{base}/api/stream"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = support::server::SseReader::new(response);
+    let mut stream = SseReader::open(client().get(format!("{base}/api/stream"))).await;
     let seen = served.clone();
     tokio::spawn(async move {
         while let Some(block) = stream.event().await {
@@ -99,9 +75,7 @@ async fn follow_stream(base: &str) -> Arc<AtomicU64> {
 /// `(seq, data)` of every stored event, in seq order, read in one snapshot;
 /// `None` while the database is not set up yet.
 fn try_stored_events(db: &Path) -> Option<Vec<(u64, String)>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .ok()?;
+    let conn = try_read_only(db)?;
     let mut stmt = conn
         .prepare("SELECT seq, data FROM events ORDER BY seq")
         .ok()?;
@@ -127,35 +101,27 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     .await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("homebus.db");
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \"{}\"\n\n\
-             [[source]]\nname = \"counter\"\ntype = \"sse\"\nurl = \"{}/events\"\n\n\
-             [[unit]]\naddress = \"Counter\"\nkind = \"sensor\"\n",
+    let config = write(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \"{}\"\n\n{}{}",
             db.display(),
-            server.base
+            source("sse", "counter", &format!("{}/events", server.base), ""),
+            unit("Counter", "sensor")
         ),
-    )
-    .unwrap();
+    );
 
     let (mut hub, base) = start_hub(dir.path(), &config).await;
     let served = follow_stream(&base).await;
     // What the hub has acknowledged: the changes it served to a subscriber,
     // and the changes its store reports committed, as any reader of the
     // database sees them.
-    let persisted = support::wait::until(
-        "the hub to serve and persist 3000 changes",
-        support::wait::DEADLINE,
-        || {
-            try_stored_events(&db)
-                .filter(|events| events.len() >= 3000 && served.load(Ordering::SeqCst) >= 3000)
-        },
-    )
+    let persisted = until("the hub to serve and persist 3000 changes", || {
+        try_stored_events(&db)
+            .filter(|events| events.len() >= 3000 && served.load(Ordering::SeqCst) >= 3000)
+    })
     .await;
-    hub.start_kill().unwrap();
-    hub.wait().await.unwrap();
+    hub.kill().await;
     let served = served.load(Ordering::SeqCst);
     let last_acknowledged: u64 = persisted.last().unwrap().1.parse().unwrap();
     assert!(
@@ -186,9 +152,8 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     let last_stored: u64 = after_crash.last().unwrap().1.parse().unwrap();
 
     let (_hub, base) = start_hub(dir.path(), &config).await;
-    let all = support::wait::until(
+    let all = until(
         "the restarted hub to persist the rest of the stream",
-        support::wait::DEADLINE,
         || {
             let events = stored_events(&db);
             let last = events.last().map(|(_, data)| data.clone());
@@ -205,7 +170,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_change_and_resumes_without_gap_
     assert!(values.iter().copied().eq(0..TOTAL), "events out of order");
     let seqs: Vec<u64> = all.iter().map(|(seq, _)| *seq).collect();
     assert!(seqs.iter().copied().eq(1..=TOTAL), "seq did not continue");
-    let restored = support::server::client()
+    let restored = client()
         .get(format!("{base}/api/states/sensor.counter"))
         .send()
         .await

@@ -5,34 +5,35 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use homebus::store::{Store, StoreError, StoreOptions};
+use support::cli::{failed, homebus, succeeded};
+use support::config::{LOOPBACK_SERVER, write};
 use support::store::{StoredHub, temp_db};
 
 fn open(db: &Path) -> Result<Store, StoreError> {
     Store::open(db, StoreOptions::default())
 }
 
-/// Runs the real binary with a config naming `db`.
-fn homebus(dir: &Path, db: &Path, args: &[&str]) -> Output {
-    let config = dir.join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nwebsocket_port = 0\ndatabase = \"{}\"\n",
-            db.display()
-        ),
+/// A config naming `db`, written to `dir/homebus.toml`.
+fn config_naming(dir: &Path, db: &Path) -> PathBuf {
+    write(
+        dir,
+        &format!("{LOOPBACK_SERVER}database = \"{}\"\n", db.display()),
     )
-    .unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_homebus"))
-        .args(args)
+}
+
+/// Runs the real binary with a config naming `db`.
+fn run_homebus(dir: &Path, db: &Path, args: &[&str]) -> Output {
+    let config = config_naming(dir, db);
+    homebus(args)
         .arg("-c")
         .arg(&config)
         .current_dir(dir)
         .output()
-        .unwrap()
+        .expect("the homebus binary runs")
 }
 
 #[test]
@@ -120,9 +121,8 @@ fn the_lock_is_released_when_the_store_closes() {
 fn a_second_hub_on_the_same_file_fails_at_start_with_a_clear_message() {
     let (dir, db) = temp_db();
     let _running = open(&db).unwrap();
-    let output = homebus(dir.path(), &db, &["run"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = run_homebus(dir.path(), &db, &["run"]);
+    let stderr = failed(&output);
     assert!(stderr.contains("is in use by another homebus"), "{stderr}");
 }
 
@@ -135,24 +135,13 @@ fn a_read_only_directory_fails_at_start_with_a_clear_message() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let db = data.join("homebus.db");
-    let config = dir.path().join("homebus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndatabase = \"{}\"\n",
-            db.display()
-        ),
-    )
-    .unwrap();
+    let config = config_naming(dir.path(), &db);
     for path in [dir.path(), &data] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_homebus"));
-    command
-        .args(["run", "-c"])
-        .arg(&config)
-        .current_dir(dir.path());
+    let mut command = homebus(["run", "-c"]);
+    command.arg(&config).current_dir(dir.path());
     // root writes anywhere; run as `nobody` so the permissions apply.
     if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&config).unwrap()) == 0 {
         command.uid(65534).gid(65534);
@@ -160,8 +149,7 @@ fn a_read_only_directory_fails_at_start_with_a_clear_message() {
     let output = command.output().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&output);
     assert!(
         stderr.contains("homebus.db.lock") && stderr.contains("write access"),
         "{stderr}"
@@ -178,14 +166,9 @@ fn db_stats_reports_rows_seq_range_and_oldest_event() {
     }
     hub.flush();
     // Stats read the database while the hub holds it.
-    let output = homebus(dir.path(), &db, &["db", "stats"]);
+    let output = run_homebus(dir.path(), &db, &["db", "stats"]);
     hub.close();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(stdout.contains("events          5\n"), "{stdout}");
     assert!(stdout.contains("seq range       1 … 5\n"), "{stdout}");
     assert!(stdout.contains("units           1\n"), "{stdout}");
@@ -196,15 +179,11 @@ fn db_stats_reports_rows_seq_range_and_oldest_event() {
 fn db_vacuum_refuses_while_a_hub_runs_and_works_after() {
     let (dir, db) = temp_db();
     let hub = StoredHub::open(&db, "");
-    let refused = homebus(dir.path(), &db, &["db", "vacuum"]);
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("in use by another homebus"));
+    let refused = run_homebus(dir.path(), &db, &["db", "vacuum"]);
+    let stderr = failed(&refused);
+    assert!(stderr.contains("in use by another homebus"), "{stderr}");
     hub.close();
-    let done = homebus(dir.path(), &db, &["db", "vacuum"]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    assert!(String::from_utf8_lossy(&done.stdout).starts_with("vacuumed "));
+    let done = run_homebus(dir.path(), &db, &["db", "vacuum"]);
+    let stdout = succeeded(&done);
+    assert!(stdout.starts_with("vacuumed "), "{stdout}");
 }

@@ -68,13 +68,7 @@ async fn serve(hub: &StoredHub) -> String {
 }
 
 async fn get(url: &str) -> reqwest::Response {
-    homebus::http_client::client_builder()
-        .build()
-        .unwrap()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
+    support::server::client().get(url).send().await.unwrap()
 }
 
 async fn json(response: reqwest::Response) -> Value {
@@ -234,7 +228,7 @@ async fn retention_prunes_old_events_in_batches_and_keeps_unit_state() {
         ..StoreOptions::default()
     };
     let pruning = StoredHub::open_with(&db, UNITS, options, 16);
-    let left = support::wait::until("old events pruned", support::wait::DEADLINE, || {
+    let left = support::wait::until("old events pruned", || {
         let seqs = stored_seqs(&db);
         (seqs.len() == 1).then_some(seqs)
     })

@@ -1,6 +1,9 @@
-//! A hub started from config text, with its sources running, stopped on drop.
+//! The hub fixture: config text → validated config → a hub on a bus with
+//! its sources running, put together as `homebus run` does; everything
+//! stops when it is dropped. [`super::server::TestServer`] adds the HTTP
+//! server on top, [`super::store::StoredHub`] a persistent bus under it.
 
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use homebus::bus::{Bus, InProcessBus};
@@ -10,13 +13,16 @@ use homebus::sources::{SourceState, SourceStatusView};
 use homebus::units::EntityState;
 use tokio_util::sync::CancellationToken;
 
-/// A running hub.
+use super::wait::until;
+
+/// A running hub and its sources.
 pub struct TestHub {
     /// The hub.
     pub hub: Arc<Hub>,
     /// The config it runs.
     pub config: Config,
-    shutdown: CancellationToken,
+    /// Cancelled on drop: stops the sources (and a server started on it).
+    pub(super) shutdown: CancellationToken,
 }
 
 impl Drop for TestHub {
@@ -26,19 +32,56 @@ impl Drop for TestHub {
 }
 
 impl TestHub {
-    /// Parses `toml`, builds the hub on an in-process bus and starts its sources.
+    /// Reads `toml` as `homebus check` would, builds the hub on an
+    /// in-memory bus and starts its sources.
     pub fn start(toml: &str) -> Self {
-        let config = homebus::config::parse_str(toml, Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(10_000, 10_000));
-        let hub = Arc::new(Hub::new(&config, bus).unwrap());
-        let shutdown = CancellationToken::new();
-        homebus::sources::start(hub.clone(), &config.sources, &shutdown, &Default::default());
+        Self::start_config(super::config::parse(toml))
+    }
+
+    /// The hub of `homebus run --demo` with no config file: the simulated
+    /// house and its source.
+    pub fn with_demo() -> Self {
+        let mut config = Config::default();
+        homebus::sources::add_demo(&mut config);
+        Self::start_config(config)
+    }
+
+    /// Builds the hub of exactly this config on an in-memory bus sized as
+    /// the config says, and starts its sources.
+    pub fn start_config(config: Config) -> Self {
+        let bus = Arc::new(InProcessBus::new(
+            config.server.replay_buffer,
+            config.server.lag_limit,
+        ));
+        let running = Self::idle_on(config, bus);
+        running.start_sources(&HashMap::new());
+        running
+    }
+
+    /// Builds the hub of `config` on `bus` without starting its sources,
+    /// for tests that feed events themselves (and may restore a store
+    /// first, as `homebus run` does before its sources start).
+    pub fn idle_on(config: Config, bus: Arc<dyn Bus>) -> Self {
+        let hub = Arc::new(
+            Hub::new(&config, bus).unwrap_or_else(|e| panic!("the test units do not fit: {e}")),
+        );
         TestHub {
             hub,
             config,
-            shutdown,
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Starts the configured sources, each resuming after its entry in
+    /// `resume_ids` (source name → last upstream event ID); they stop when
+    /// this is dropped.
+    pub fn start_sources(&self, resume_ids: &HashMap<String, String>) {
+        homebus::sources::start(
+            self.hub.clone(),
+            &self.config.sources,
+            &self.shutdown,
+            resume_ids,
+        );
     }
 
     /// An entity's state text, if the entity exists.
@@ -46,12 +89,12 @@ impl TestHub {
         self.hub.state(entity_id).map(|s| s.state)
     }
 
-    /// An entity's full state.
+    /// An entity's whole state, if the entity exists.
     pub fn entity(&self, entity_id: &str) -> Option<EntityState> {
         self.hub.state(entity_id)
     }
 
-    /// A source's status by name.
+    /// A source's status by name; panics if there is no such source.
     pub fn source(&self, name: &str) -> SourceStatusView {
         self.hub
             .sources()
@@ -60,36 +103,46 @@ impl TestHub {
             .unwrap_or_else(|| panic!("no source {name}"))
     }
 
-    /// Waits until a source has reported an error containing `text`.
-    pub async fn source_error(&self, name: &str, text: &str) -> SourceStatusView {
-        super::wait::until(
-            &format!("source {name} to report an error with `{text}`"),
-            super::wait::DEADLINE,
-            || {
-                let status = self.source(name);
-                let matches = status
-                    .last_error
-                    .as_deref()
-                    .is_some_and(|e| e.contains(text))
-                    && status.state != SourceState::Connected;
-                matches.then_some(status)
-            },
-        )
-        .await
-    }
-
-    /// Waits until an entity's state satisfies `check`.
+    /// Waits until the entity exists and `check` holds for its state;
+    /// returns that state.
     pub async fn wait_state(
         &self,
         entity_id: &str,
         what: &str,
-        check: impl Fn(&str) -> bool,
-    ) -> String {
-        super::wait::until(
-            &format!("{entity_id} to be {what}"),
-            super::wait::DEADLINE,
-            || self.state(entity_id).filter(|s| check(s)),
-        )
+        check: impl Fn(&EntityState) -> bool,
+    ) -> EntityState {
+        until(&format!("{entity_id} to be {what}"), || {
+            self.entity(entity_id).filter(|s| check(s))
+        })
+        .await
+    }
+
+    /// Waits until the entity's state text is exactly `state`.
+    pub async fn wait_state_is(&self, entity_id: &str, state: &str) -> EntityState {
+        self.wait_state(entity_id, &format!("`{state}`"), |s| s.state == state)
+            .await
+    }
+
+    /// Waits until `check` holds for the status of source `name`.
+    pub async fn wait_source(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&SourceStatusView) -> bool,
+    ) -> SourceStatusView {
+        until(&format!("source {name}: {what}"), || {
+            Some(self.source(name)).filter(|s| check(s))
+        })
+        .await
+    }
+
+    /// Waits until source `name` is not connected and its last error
+    /// contains `text`.
+    pub async fn source_error(&self, name: &str, text: &str) -> SourceStatusView {
+        self.wait_source(name, &format!("an error with `{text}`"), |s| {
+            s.state != SourceState::Connected
+                && s.last_error.as_deref().is_some_and(|e| e.contains(text))
+        })
         .await
     }
 }

@@ -1,19 +1,17 @@
-//! A hub with its server on 127.0.0.1:0 (both ports), plus small clients:
-//! an SSE reader (on homebus's own parser) and URL helpers. Everything stops
-//! when it is dropped.
+//! A [`TestHub`] with its server on 127.0.0.1:0 (both ports), plus small
+//! clients: an SSE reader (on homebus's own parser) and URL helpers.
+//! Everything stops when it is dropped.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use futures_util::StreamExt;
-use homebus::bus::{Bus, InProcessBus};
 use homebus::config::Config;
-use homebus::hub::Hub;
-use homebus::server::Server;
+use homebus::server::{Server, ServerError};
 use homebus::sse::{SseItem, SseParser};
-use tokio_util::sync::CancellationToken;
+
+use super::hub::TestHub;
 
 /// Units most tests use.
 pub const UNITS: &str = r#"
@@ -30,10 +28,10 @@ address = "TEMP"
 kind = "sensor"
 "#;
 
-/// A running hub and server.
+/// A running hub (with its sources) and its server; derefs to the
+/// [`TestHub`], so `server.hub`, `server.config` and the waits are there.
 pub struct TestServer {
-    /// The hub behind the server.
-    pub hub: Arc<Hub>,
+    running: TestHub,
     /// `http://127.0.0.1:port`.
     pub base: String,
     /// The main port's address.
@@ -42,23 +40,22 @@ pub struct TestServer {
     pub ws_port: u16,
     /// A client built the homebus way.
     pub client: reqwest::Client,
-    /// The config it runs.
-    pub config: Config,
-    shutdown: CancellationToken,
     server: Option<Server>,
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl Deref for TestServer {
+    type Target = TestHub;
+
+    fn deref(&self) -> &TestHub {
+        &self.running
     }
 }
 
 impl TestServer {
-    /// Parses `toml` (with [`UNITS`] appended), forces both ports to 0 on
-    /// loopback and starts hub and server.
+    /// Reads `toml` (with [`UNITS`] appended), forces both ports to 0 on
+    /// loopback and starts hub, sources and server.
     pub async fn start(toml: &str) -> Self {
-        let mut config = parse(&format!("{toml}\n{UNITS}"));
+        let mut config = super::config::parse(&format!("{toml}\n{UNITS}"));
         config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.server.websocket_port = 0;
         Self::start_config(config).await
@@ -66,25 +63,29 @@ impl TestServer {
 
     /// Starts a hub and server on exactly this config.
     pub async fn start_config(config: Config) -> Self {
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-            config.server.replay_buffer,
-            config.server.lag_limit,
-        ));
-        let hub = Arc::new(Hub::new(&config, bus).unwrap());
-        let shutdown = CancellationToken::new();
-        let server = homebus::server::start(&config, hub.clone(), shutdown.clone())
+        Self::try_start_config(config)
             .await
-            .unwrap_or_else(|e| panic!("server did not start: {e}"));
-        TestServer {
-            hub,
+            .unwrap_or_else(|e| panic!("server did not start: {e}"))
+    }
+
+    /// Starts a hub and server on exactly this config, or says why the
+    /// server refused to start.
+    pub async fn try_start_config(config: Config) -> Result<Self, ServerError> {
+        let running = TestHub::start_config(config);
+        let server = homebus::server::start(
+            &running.config,
+            running.hub.clone(),
+            running.shutdown.clone(),
+        )
+        .await?;
+        Ok(TestServer {
+            running,
             base: format!("http://{}", server.addr),
             addr: server.addr,
             ws_port: server.websocket_addr.port(),
             client: client(),
-            config,
-            shutdown,
             server: Some(server),
-        }
+        })
     }
 
     /// The full URL of `path`.
@@ -109,14 +110,7 @@ impl TestServer {
 
     /// Opens an SSE stream from a prepared request.
     pub async fn sse_with(&self, request: reqwest::RequestBuilder) -> SseReader {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200, "SSE request refused");
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/event-stream",
-            "not an event stream"
-        );
-        SseReader::new(response)
+        SseReader::open(request).await
     }
 
     /// Turns a unit on through the hub and returns the seq of the change.
@@ -144,21 +138,21 @@ impl TestServer {
             .seq()
     }
 
-    /// Stops the server and waits until both ports have stopped.
+    /// Stops hub, sources and server and waits until both ports have stopped.
     pub async fn stop(&mut self) {
-        self.shutdown.cancel();
+        self.running.shutdown.cancel();
         if let Some(server) = self.server.take() {
-            tokio::time::timeout(super::wait::DEADLINE, server.stopped())
-                .await
-                .expect("server did not stop");
+            super::wait::within("the server to stop", server.stopped()).await;
         }
     }
-}
 
-/// Parses config text.
-pub fn parse(toml: &str) -> Config {
-    homebus::config::parse_str(toml, Path::new("test.toml"))
-        .unwrap_or_else(|e| panic!("test config refused:\n{e}"))
+    /// The value of one `/metrics` line (`name{labels}`), read from the
+    /// server's counters without a request.
+    pub fn metric(&self, series: &str) -> Option<u64> {
+        let text = self.server.as_ref()?.metrics.render(&self.hub);
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
 }
 
 /// An HTTP client built the homebus way.
@@ -200,6 +194,18 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    /// Sends `request` and checks it answers 200 as an event stream.
+    pub async fn open(request: reqwest::RequestBuilder) -> Self {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "SSE request refused");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "not an event stream"
+        );
+        Self::new(response)
+    }
+
     /// Wraps a response.
     pub fn new(response: reqwest::Response) -> Self {
         SseReader {
@@ -211,9 +217,7 @@ impl SseReader {
 
     /// The next item, `None` when the stream ends; panics after the deadline.
     pub async fn block(&mut self) -> Option<Block> {
-        tokio::time::timeout(super::wait::DEADLINE, self.next_item())
-            .await
-            .expect("no SSE item arrived before the deadline")
+        super::wait::within("an SSE item", self.next_item()).await
     }
 
     /// The next event that carries data (skipping `retry:`).
@@ -251,15 +255,5 @@ impl SseReader {
                 Some(Err(_)) | None => return None,
             }
         }
-    }
-}
-
-impl TestServer {
-    /// The value of one `/metrics` line (`name{labels}`), read from the
-    /// server's counters without a request.
-    pub fn metric(&self, series: &str) -> Option<u64> {
-        let text = self.server.as_ref()?.metrics.render(&self.hub);
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
     }
 }

@@ -71,6 +71,12 @@ impl ScriptedServer {
         }
     }
 
+    /// Starts a server that answers every request with an event stream
+    /// sending `body`, then keeping the stream open.
+    pub async fn sending(body: &'static str) -> Self {
+        Self::start(move |_| sse_then_hang(vec![Bytes::from_static(body.as_bytes())])).await
+    }
+
     /// Like [`ScriptedServer::start`], over TLS with this certificate; `base`
     /// is then `https://127.0.0.1:PORT`.
     pub async fn start_tls(

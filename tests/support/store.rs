@@ -1,15 +1,16 @@
 //! A hub on a persistent bus over a real SQLite file in a temp dir, and
 //! helpers to look at that file the way an operator would.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use homebus::bus::{Bus, Envelope, Subscription};
-use homebus::config::Config;
 use homebus::event::Event;
-use homebus::hub::Hub;
 use homebus::store::{PersistentBus, Store, StoreOptions, restore_units};
+
+use super::hub::TestHub;
+use super::wait::DEADLINE;
 
 /// A temp dir and the database path inside it (not created yet).
 pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -18,13 +19,22 @@ pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// A hub whose bus persists to a SQLite file, restored from it at start as
-/// `homebus run` does.
+/// A [`TestHub`] whose bus persists to a SQLite file, restored from it at
+/// start as `homebus run` does; derefs to the [`TestHub`]. Its sources do
+/// not run: the test feeds events with [`StoredHub::event`], and closing it
+/// releases the database at once.
 pub struct StoredHub {
-    /// The hub.
-    pub hub: Arc<Hub>,
+    running: TestHub,
     /// Its bus.
     pub bus: Arc<PersistentBus>,
+}
+
+impl Deref for StoredHub {
+    type Target = TestHub;
+
+    fn deref(&self) -> &TestHub {
+        &self.running
+    }
 }
 
 impl StoredHub {
@@ -35,14 +45,12 @@ impl StoredHub {
 
     /// Opens `db` with these store options and an in-memory ring of `held` changes.
     pub fn open_with(db: &Path, units: &str, options: StoreOptions, held: usize) -> Self {
-        let config: Config = homebus::config::parse_str(units, Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
         let store = Arc::new(Store::open(db, options).unwrap());
         let bus = Arc::new(PersistentBus::start(store.clone(), held, 100_000).unwrap());
-        let hub = Arc::new(Hub::new(&config, bus.clone() as Arc<dyn Bus>).unwrap());
+        let running = TestHub::idle_on(super::config::parse(units), bus.clone() as Arc<dyn Bus>);
         let stored = store.units().unwrap();
-        hub.with_registry(|r| restore_units(r, stored));
-        StoredHub { hub, bus }
+        running.hub.with_registry(|r| restore_units(r, stored));
+        StoredHub { running, bus }
     }
 
     /// Feeds an event from source `src` into the hub as a source would.
@@ -61,8 +69,8 @@ impl StoredHub {
     /// Waits until everything published so far is committed.
     pub fn flush(&self) {
         assert!(
-            self.bus.flush(Duration::from_secs(20)),
-            "writer did not commit in 20 s"
+            self.bus.flush(DEADLINE),
+            "writer did not commit in {DEADLINE:?}"
         );
     }
 
@@ -73,15 +81,21 @@ impl StoredHub {
 
     /// Stops the hub: commits what is queued and releases the database.
     pub fn close(self) {
-        let StoredHub { hub, bus } = self;
-        drop(hub);
+        let StoredHub { running, bus } = self;
+        drop(running);
         drop(bus);
     }
 }
 
 /// A read-only connection to a database, as an operator's tool would open it.
 pub fn read_only(db: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+    try_read_only(db).expect("the database opens read-only")
+}
+
+/// [`read_only`], or `None` while the database cannot be opened (not
+/// created yet).
+pub fn try_read_only(db: &Path) -> Option<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
 }
 
 /// Every seq in the `events` table, in order.

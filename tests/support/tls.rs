@@ -162,7 +162,7 @@ impl TestCertificates {
 
     /// mosquitto config lines that make its listener speak only TLS with
     /// the server certificate, requiring a client certificate signed by the
-    /// CA when asked; for `sources::Mosquitto::start_configured`.
+    /// CA when asked; for `mosquitto::Mosquitto::start_configured`.
     pub fn mosquitto_tls_lines(&self, require_client_cert: bool) -> String {
         format!(
             // As root, mosquitto reads these files as user `mosquitto`, who
