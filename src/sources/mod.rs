@@ -154,6 +154,9 @@ impl SourceContext {
 
 /// Starts a source as its own task.
 pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
+    if let Some(tls) = ctx.config.kind.tls() {
+        tls.warn_if_insecure(&ctx.name);
+    }
     tokio::spawn(async move {
         match ctx.config.kind.clone() {
             SourceKind::Sse(config) => sse::run(ctx, config).await,

@@ -15,7 +15,10 @@ use crate::sources::http::Method;
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: FetchConfig) {
-    let client = match config.request.client(Some(config.timeout)) {
+    let client = match config
+        .request
+        .client(Some(config.timeout), config.tls.as_ref())
+    {
         Ok(client) => client,
         Err(e) => return ctx.status.failed(e),
     };

@@ -1,5 +1,5 @@
 //! The MQTT source: connects to `mqtt://host:1883` (or `mqtts://host:8883`
-//! with rustls and the system's roots), subscribes to `topics`, and hands
+//! with rustls: the system's roots, or the source's `tls`), subscribes to `topics`, and hands
 //! each message to the source's format with the topic as the event name.
 //! Reconnects with the same rules as every connected source.
 
@@ -14,6 +14,7 @@ pub(crate) use config::TYPE;
 
 use super::SourceContext;
 use super::connect::{self, Attempt, Ended, Transport, error_chain};
+use super::tls::mqtt_transport;
 
 /// How often the broker hears from homebus on a quiet connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -30,7 +31,11 @@ pub fn options(config: &MqttConfig, max_packet: usize, shown: &str) -> Result<Mq
         "mqtt" | "tcp" => (rumqttc::Transport::Tcp, 1883),
         "mqtts" | "ssl" => {
             crate::http_client::ensure_crypto_provider();
-            (rumqttc::Transport::tls_with_default_config(), 8883)
+            let transport = match &config.tls {
+                Some(tls) => mqtt_transport(tls.client.clone()),
+                None => rumqttc::Transport::tls_with_default_config(),
+            };
+            (transport, 8883)
         }
         other => {
             return Err(format!(

@@ -16,7 +16,7 @@ use crate::sse::{SseItem, SseParser};
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: SseConfig) {
-    let client = match config.request.client(None) {
+    let client = match config.request.client(None, config.tls.as_ref()) {
         Ok(client) => client,
         Err(e) => return ctx.status.failed(e),
     };

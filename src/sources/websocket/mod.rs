@@ -15,6 +15,7 @@ pub use config::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE, WebsocketConfig};
 
 use super::SourceContext;
 use super::connect::{self, Attempt, Ended, Transport, error_chain};
+use super::tls::websocket_connector;
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: WebsocketConfig) {
@@ -33,6 +34,11 @@ impl Transport for Socket<'_> {
     /// `reconnect`.
     async fn connect_once(&mut self, attempt: &mut Attempt<'_>) -> Ended {
         let (ctx, config) = (attempt.ctx(), self.config);
+        // Without `tls`, tungstenite's own connector: the system's roots.
+        let connector = config
+            .tls
+            .as_ref()
+            .map(|tls| websocket_connector(tls.client.clone()));
         let request = match request(ctx, config) {
             Ok(request) => request,
             Err(e) => return Ended::Failed(e),
@@ -44,7 +50,12 @@ impl Transport for Socket<'_> {
         let connect_timeout = config.timeout;
         let connecting = tokio::time::timeout(
             connect_timeout,
-            tokio_tungstenite::connect_async_with_config(request, Some(limits), false),
+            tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(limits),
+                false,
+                connector.clone(),
+            ),
         );
         let Some(opened) = ctx.unless_shutdown(connecting).await else {
             return Ended::Shutdown;
