@@ -311,6 +311,12 @@ impl Hub {
     }
 }
 
+/// The interface error handler: the status and the log already show the
+/// error; the scripts' `on_error` will run here.
+impl sources::OnError for Hub {
+    fn source_error(&self, _error: sources::SourceError<'_>) {}
+}
+
 impl sources::Intake for Hub {
     fn take(&self, event: Event) {
         self.ingest(event);

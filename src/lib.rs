@@ -9,9 +9,11 @@
 //! - [`sources`]: tasks that connect to devices and servers (SSE, WebSocket,
 //!   HTTP polling, files, MQTT, the demo house) and move their bytes into the
 //!   hub, each keeping a [`sources::SourceStatus`]; one folder per type with
-//!   its config and its run loop, and `sources::start` that runs them all.
+//!   its config and its transport, one reconnect loop they share (back-off,
+//!   status, the [`sources::OnError`] hook), their `tls` setup, and
+//!   `sources::start` that runs them all.
 //! - [`http_client`]: the one way sources build HTTP clients (rustls, the
-//!   system's roots).
+//!   system's roots or a source's `tls`).
 //! - [`sse`]: our WHATWG-conformant, incremental Server-Sent Events parser.
 //! - [`format`]: pure functions that turn a source's payload into [`event::Event`]s.
 //! - [`event`]: the `Event` that every source produces.

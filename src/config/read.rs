@@ -113,6 +113,24 @@ impl<'a, 'i> Section<'a, 'i> {
         );
     }
 
+    /// An inline or nested table (`tls = { … }`) as a section of its own,
+    /// named `` `key` in <this label> `` in messages, whose keys outside
+    /// `allowed` are reported.
+    pub(crate) fn table(
+        &self,
+        report: &mut Report,
+        key: &str,
+        allowed: &[&str],
+    ) -> Option<Section<'a, 'i>> {
+        let value = self.value(key)?;
+        let DeValue::Table(table) = value.get_ref() else {
+            self.wrong_type(report, key, value, "a table, e.g. { name = \"value\" }");
+            return None;
+        };
+        let label = format!("`{key}` in {}", self.label);
+        Some(Section::new(report, table, value.span(), label, allowed))
+    }
+
     /// A string value.
     pub(crate) fn string(&self, report: &mut Report, key: &str) -> Option<Spanned<String>> {
         let value = self.value(key)?;

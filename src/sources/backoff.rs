@@ -34,12 +34,8 @@ impl Backoff {
         self.base
     }
 
-    /// A connection succeeded: failures no longer count.
-    pub fn succeeded(&mut self) {
-        self.failures = 0;
-    }
-
     /// A connection that worked has ended: wait exactly the base delay.
+    /// The failures before it no longer count.
     pub fn after_disconnect(&mut self) -> Duration {
         self.failures = 0;
         self.base
@@ -72,7 +68,6 @@ mod tests {
         let mut b = Backoff::new(S, 30 * S);
         b.after_failure();
         b.after_failure();
-        b.succeeded();
         assert_eq!(b.after_disconnect(), S);
         assert_eq!(b.after_disconnect(), S);
     }
@@ -102,7 +97,7 @@ mod tests {
         for _ in 0..5 {
             b.after_failure();
         }
-        b.succeeded();
+        b.after_disconnect();
         assert_eq!(b.after_failure(), S);
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::tls::SourceTls;
 use super::{Backoff, demo, fetch, file, mqtt, sse, websocket};
 use crate::config::read::{Env, Section};
 use crate::config::report::{Report, one_of};
@@ -74,6 +75,17 @@ impl SourceKind {
             SourceKind::File(_) => file::TYPE.name,
             SourceKind::Mqtt(_) => mqtt::TYPE.name,
             SourceKind::Demo(_) => demo::TYPE_NAME,
+        }
+    }
+
+    /// The source's `tls` table as loaded, for the types that take one.
+    pub fn tls(&self) -> Option<&SourceTls> {
+        match self {
+            SourceKind::Sse(c) => c.tls.as_ref(),
+            SourceKind::Websocket(c) => c.tls.as_ref(),
+            SourceKind::Fetch(c) => c.tls.as_ref(),
+            SourceKind::Mqtt(c) => c.tls.as_ref(),
+            SourceKind::File(_) | SourceKind::Demo(_) => None,
         }
     }
 

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::config::read::{Env, Section};
 use crate::config::report::Report;
+use crate::sources::tls::SourceTls;
 
 /// HTTP method of an `sse` or `fetch` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,11 +76,19 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     /// The client this request is sent with, for the whole life of the
-    /// source: with a cookie jar when `credentials` keeps cookies, and a
-    /// timeout per request if given. `Err` says why none could be built.
-    pub fn client(&self, timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
-        let mut builder =
-            crate::http_client::client_builder().cookie_store(self.credentials.keeps_cookies());
+    /// source: with the source's TLS setup if it has one, a cookie jar when
+    /// `credentials` keeps cookies, and a timeout per request if given.
+    /// `Err` says why none could be built.
+    pub fn client(
+        &self,
+        timeout: Option<std::time::Duration>,
+        tls: Option<&SourceTls>,
+    ) -> Result<reqwest::Client, String> {
+        let builder = match tls {
+            Some(tls) => crate::http_client::client_builder_with_tls(&tls.client),
+            None => crate::http_client::client_builder(),
+        };
+        let mut builder = builder.cookie_store(self.credentials.keeps_cookies());
         if let Some(timeout) = timeout {
             builder = builder.timeout(timeout);
         }

@@ -7,24 +7,30 @@
 //! [`SourceKind`] enum; `http.rs` the request fields of the HTTP types.
 //! [`start`] runs every configured source, [`spawn`] picks one's `run` by
 //! its kind. Every source keeps a [`SourceStatus`] that the server shows.
+//! `connect.rs` is the one reconnect loop of the connected types (`sse`,
+//! `websocket`, `mqtt`: back-off, status, log, the [`OnError`] hook);
+//! `poll.rs` the pace and error reporting of the polling ones (`fetch`,
+//! `file`); `tls/` what a source's `tls` table builds.
 //!
 //! Adding a source type: one folder, one [`SourceKind`] variant, its row in
 //! the type table of `config.rs` and one arm in [`spawn`].
 
 mod backoff;
 pub(crate) mod config;
+mod connect;
 mod demo;
-mod error_log;
 mod fetch;
 mod file;
 pub(crate) mod http;
 mod mqtt;
+mod poll;
 mod sse;
 mod start;
 mod status;
 pub mod tls;
 mod websocket;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -36,8 +42,8 @@ pub use config::{
     DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, ReconnectConfig, SourceConfig,
     SourceKind,
 };
+pub use connect::{OnError, SourceError};
 pub use demo::{DemoConfig, add_demo};
-pub(crate) use error_log::ErrorLog;
 pub use fetch::{DEFAULT_FETCH_INTERVAL, FetchConfig};
 pub use file::{DEFAULT_FILE_INTERVAL, FileConfig};
 pub use http::{Credentials, HttpRequest, Method};
@@ -66,6 +72,9 @@ pub struct SourceContext {
     /// The last upstream event ID seen before a restart (from the store),
     /// sent as `Last-Event-ID` on the first connection.
     pub resume_id: Option<String>,
+    /// Told each time a connection or poll is refused or lost (the
+    /// interface error handler).
+    pub on_error: Arc<dyn OnError>,
 }
 
 impl SourceContext {
@@ -93,19 +102,11 @@ impl SourceContext {
         self.events.send(event).await.is_ok()
     }
 
-    /// Shows "reconnecting in `delay`" (with `error`, if any) in the status
-    /// and the log, then waits. Returns `false` if the hub shut down meanwhile.
-    pub async fn wait_to_reconnect(
-        &self,
-        url: &str,
-        error: Option<String>,
-        delay: std::time::Duration,
-    ) -> bool {
-        self.status.reconnecting(error, delay);
-        tracing::info!(source = %self.name, %url, "reconnecting in {delay:?}");
+    /// Runs `work` until it finishes or the hub shuts down; `None` on shutdown.
+    pub(crate) async fn unless_shutdown<T>(&self, work: impl Future<Output = T>) -> Option<T> {
         tokio::select! {
-            _ = self.shutdown.cancelled() => false,
-            _ = tokio::time::sleep(delay) => true,
+            _ = self.shutdown.cancelled() => None,
+            done = work => Some(done),
         }
     }
 
@@ -153,6 +154,9 @@ impl SourceContext {
 
 /// Starts a source as its own task.
 pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
+    if let Some(tls) = ctx.config.kind.tls() {
+        tls.warn_if_insecure(&ctx.name);
+    }
     tokio::spawn(async move {
         match ctx.config.kind.clone() {
             SourceKind::Sse(config) => sse::run(ctx, config).await,
@@ -166,13 +170,20 @@ pub fn spawn(ctx: SourceContext) -> JoinHandle<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
 
+    /// An interface error handler that does nothing.
+    struct Ignored;
+
+    impl OnError for Ignored {
+        fn source_error(&self, _error: SourceError<'_>) {}
+    }
+
     /// A context for one `file-kv` source, and the receiving end of its events.
-    fn context(extra: &str) -> (SourceContext, mpsc::Receiver<Event>) {
+    pub(super) fn context(extra: &str) -> (SourceContext, mpsc::Receiver<Event>) {
         let config = crate::config::parse_str(
             &format!(
                 "[[source]]\nname = \"s\"\ntype = \"sse\"\nurl = \"http://127.0.0.1:1/\"\n\
@@ -189,6 +200,7 @@ mod tests {
             status: Arc::new(SourceStatus::new("s", "sse", "http://127.0.0.1:1/")),
             shutdown: CancellationToken::new(),
             resume_id: None,
+            on_error: Arc::new(Ignored),
         };
         (context, receiver)
     }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{SourceConfig, SourceContext, SourceStatus, spawn};
+use super::{OnError, SourceConfig, SourceContext, SourceStatus, spawn};
 use crate::event::Event;
 
 /// Events that may wait between the sources and the hub; past it a source
@@ -18,7 +18,8 @@ const QUEUE: usize = 1024;
 
 /// What running sources deliver into: the hub. A trait so that sources do
 /// not depend on the hub (the hub depends on sources for their status).
-pub trait Intake: Send + Sync + 'static {
+/// It is also each source's [`OnError`] hook.
+pub trait Intake: OnError + Send + Sync + 'static {
     /// Applies one event from a source.
     fn take(&self, event: Event);
     /// The status the API shows for the source of this name, if the hub
@@ -52,6 +53,7 @@ pub fn start(
             status,
             shutdown: shutdown.clone(),
             resume_id: resume_ids.get(&source.name).cloned(),
+            on_error: intake.clone(),
         }));
     }
     drop(sender);

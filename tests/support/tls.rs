@@ -206,13 +206,14 @@ where
     }
 }
 
-/// Serves `app` over TLS on `listener` until the task is aborted.
+/// Serves `app` over TLS on `listener` until the task is aborted; its
+/// routes may upgrade to WebSocket.
 pub async fn serve_tls(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
     serve_tls_connections(listener, acceptor, move |tls| {
         let app = app.clone();
         async move {
             let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app))
                 .await;
         }
     })

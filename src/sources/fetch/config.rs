@@ -7,6 +7,7 @@ use crate::config::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::HttpRequest;
+use crate::sources::tls::SourceTls;
 
 /// Poll interval of a `fetch` source that sets none.
 pub const DEFAULT_FETCH_INTERVAL: Duration = Duration::from_secs(5);
@@ -23,6 +24,9 @@ pub struct FetchConfig {
     pub interval: Duration,
     /// `timeout`: how long one request may take. Default: the interval.
     pub timeout: Duration,
+    /// `tls = { ca_file, insecure, client_cert, client_key }` for an
+    /// `https://` server the system's roots do not vouch for.
+    pub tls: Option<SourceTls>,
 }
 
 /// The `fetch` type: its keys, default format and reader.
@@ -37,6 +41,7 @@ pub(crate) const TYPE: SourceType = SourceType {
         "credentials",
         "interval",
         "timeout",
+        "tls",
     ],
     url: (&["http", "https"], "\"https://host/data\""),
     default_format: FormatKind::Raw,
@@ -45,6 +50,7 @@ pub(crate) const TYPE: SourceType = SourceType {
 
 fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
     let section = input.section;
+    let tls = SourceTls::read(report, &input, &["https"]);
     let request = HttpRequest::read(report, section, input.env, input.url);
     let interval = section.duration_or_millis(report, "interval");
     let interval = optional(section, "interval", interval);
@@ -55,5 +61,6 @@ fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKin
         request: request?,
         interval,
         timeout: timeout?.unwrap_or(interval),
+        tls: tls?,
     }))
 }

@@ -8,44 +8,33 @@ mod config;
 pub(crate) use config::TYPE;
 pub use config::{DEFAULT_FETCH_INTERVAL, FetchConfig};
 
-use super::sse::error_chain;
-use super::{ErrorLog, SourceContext};
+use super::SourceContext;
+use super::connect::error_chain;
+use super::poll::Polling;
 use crate::sources::http::Method;
 
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: FetchConfig) {
-    let FetchConfig {
-        interval, timeout, ..
-    } = config;
-    let client = match config.request.client(Some(timeout)) {
+    let client = match config
+        .request
+        .client(Some(config.timeout), config.tls.as_ref())
+    {
         Ok(client) => client,
         Err(e) => return ctx.status.failed(e),
     };
-    let url = ctx.status.view().url;
-    let mut errors = ErrorLog::default();
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        let polled = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            polled = poll(&ctx, &config, &client) => polled,
+    let mut polling = Polling::new(&ctx, ctx.status.view().url, config.interval);
+    while polling.next(std::future::pending()).await {
+        let Some(polled) = ctx.unless_shutdown(poll(&ctx, &config, &client)).await else {
+            return;
         };
         match polled {
             Ok(body) => {
-                ctx.status.connected();
-                errors.succeeded(&ctx.name, &url);
+                polling.succeeded();
                 if !ctx.deliver(crate::format::UNNAMED, Some(&body), None).await {
                     return;
                 }
             }
-            Err(error) => {
-                errors.failed(&ctx.name, &url, &error);
-                ctx.status.reconnecting(Some(error), interval);
-            }
+            Err(error) => polling.failed(error),
         }
     }
 }

@@ -24,7 +24,8 @@ mod config;
 pub(crate) use config::TYPE;
 pub use config::{DEFAULT_FILE_INTERVAL, FileConfig};
 
-use super::{ErrorLog, SourceContext};
+use super::SourceContext;
+use super::poll::Polling;
 
 /// How long a read must stay unchallenged (no change signalled, a second
 /// read the same) before its content is applied.
@@ -36,30 +37,31 @@ const MAX_READS: usize = 10;
 /// Runs the source until the hub shuts down.
 pub(super) async fn run(ctx: SourceContext, config: FileConfig) {
     let FileConfig { path, interval } = config;
-    let shown = path.display().to_string();
     let (changed_tx, mut changed) = mpsc::channel::<()>(1);
     let mut watcher = None;
-    let mut errors = ErrorLog::default();
     let mut last_applied: Option<String> = None;
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut polling = Polling::new(&ctx, path.display().to_string(), interval);
     loop {
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-            Some(()) = changed.recv() => {}
+        let changed_now = async {
+            // `changed_tx` lives as long as this loop, so `None` cannot
+            // come; were it to, the ticks alone would go on.
+            if changed.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        };
+        if !polling.next(changed_now).await {
+            return;
         }
         if watcher.is_none() {
             watcher = watch(&ctx, &path, changed_tx.clone());
         }
-        let read = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            read = read_stable(&path, ctx.config.max_event_size, &mut changed) => read,
+        let read = read_stable(&path, ctx.config.max_event_size, &mut changed);
+        let Some(read) = ctx.unless_shutdown(read).await else {
+            return;
         };
         match read {
             Ok(Some(content)) => {
-                ctx.status.connected();
-                errors.succeeded(&ctx.name, &shown);
+                polling.succeeded();
                 if last_applied.as_deref() == Some(content.as_str()) {
                     continue;
                 }
@@ -72,11 +74,10 @@ pub(super) async fn run(ctx: SourceContext, config: FileConfig) {
                 last_applied = Some(content);
             }
             Ok(None) => {
-                tracing::debug!(source = %ctx.name, path = %shown, "the file kept changing; read again on the next change");
+                tracing::debug!(source = %ctx.name, path = %path.display(), "the file kept changing; read again on the next change");
             }
             Err(error) => {
-                errors.failed(&ctx.name, &shown, &error);
-                ctx.status.reconnecting(Some(error), interval);
+                polling.failed(error);
                 // A file that comes back with the same content is applied again.
                 last_applied = None;
             }

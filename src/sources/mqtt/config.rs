@@ -7,12 +7,13 @@ use crate::config::Secret;
 use crate::config::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
+use crate::sources::tls::SourceTls;
 
 /// An `mqtt` source's own keys.
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
     /// `url`: `mqtt://host:1883` (or `tcp://`), `mqtts://host:8883` (or
-    /// `ssl://`) for TLS with the system's roots; a user and password may
+    /// `ssl://`) for TLS with the system's roots (or `tls`); a user and password may
     /// be written in it.
     pub url: String,
     /// `topics`: the topic filters to subscribe to (`"home/#"`); required,
@@ -24,6 +25,10 @@ pub struct MqttConfig {
     pub password: Option<Secret>,
     /// `reconnect` and `max_backoff`.
     pub reconnect: ReconnectConfig,
+    /// `tls = { ca_file, insecure, client_cert, client_key }` for an
+    /// `mqtts://` broker the system's roots do not vouch for, or one that
+    /// wants a client certificate.
+    pub tls: Option<SourceTls>,
 }
 
 /// The `mqtt` type: its keys, default format and reader.
@@ -37,6 +42,7 @@ pub(crate) const TYPE: SourceType = SourceType {
         "password",
         "reconnect",
         "max_backoff",
+        "tls",
     ],
     // A topic is the event name, like an SSE `event:` field.
     url: (&["mqtt", "mqtts", "tcp", "ssl"], "\"mqtt://host:1883\""),
@@ -50,6 +56,7 @@ fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKin
     let username = section.string(report, "username");
     let password = section.secret(report, "password", input.env);
     let reconnect = ReconnectConfig::read(report, section);
+    let tls = SourceTls::read(report, &input, &["mqtts", "ssl"]);
     let topics = match topics {
         None => {
             if section.value("topics").is_none() {
@@ -83,5 +90,6 @@ fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKin
         username: username.map(Spanned::into_inner),
         password,
         reconnect: reconnect?,
+        tls: tls?,
     }))
 }

@@ -1,11 +1,11 @@
 //! The MQTT source: connects to `mqtt://host:1883` (or `mqtts://host:8883`
-//! with rustls and the system's roots), subscribes to `topics`, and hands
+//! with rustls: the system's roots, or the source's `tls`), subscribes to `topics`, and hands
 //! each message to the source's format with the topic as the event name.
 //! Reconnects with the same rules as every connected source.
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter, Transport};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 
 mod config;
 
@@ -13,6 +13,8 @@ pub use config::MqttConfig;
 pub(crate) use config::TYPE;
 
 use super::SourceContext;
+use super::connect::{self, Attempt, Ended, Transport, error_chain};
+use super::tls::mqtt_transport;
 
 /// How often the broker hears from homebus on a quiet connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -26,10 +28,14 @@ pub fn options(config: &MqttConfig, max_packet: usize, shown: &str) -> Result<Mq
     let url = url::Url::parse(&config.url)
         .map_err(|e| format!("`{shown}` is not a URL ({e}); write it as `mqtt://host:1883`"))?;
     let (transport, default_port) = match url.scheme() {
-        "mqtt" | "tcp" => (Transport::Tcp, 1883),
+        "mqtt" | "tcp" => (rumqttc::Transport::Tcp, 1883),
         "mqtts" | "ssl" => {
             crate::http_client::ensure_crypto_provider();
-            (Transport::tls_with_default_config(), 8883)
+            let transport = match &config.tls {
+                Some(tls) => mqtt_transport(tls.client.clone()),
+                None => rumqttc::Transport::tls_with_default_config(),
+            };
+            (transport, 8883)
         }
         other => {
             return Err(format!(
@@ -78,70 +84,73 @@ pub(super) async fn run(ctx: SourceContext, config: MqttConfig) {
             return;
         }
     };
-    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
-    let mut backoff = config.reconnect.backoff();
-    let mut worked = false;
-    ctx.status.connecting();
-    tracing::info!(source = %ctx.name, %url, "connecting");
-    loop {
-        let polled = tokio::select! {
-            _ = ctx.shutdown.cancelled() => {
-                let _ = client.try_disconnect();
-                return;
-            }
-            polled = eventloop.poll() => polled,
-        };
-        match polled {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                worked = true;
-                backoff.succeeded();
-                ctx.status.connected();
-                tracing::info!(source = %ctx.name, %url, "connected");
-                let filters = config
-                    .topics
-                    .iter()
-                    .map(|topic| SubscribeFilter::new(topic.clone(), QoS::AtMostOnce));
-                if let Err(e) = client.try_subscribe_many(filters) {
-                    tracing::warn!(source = %ctx.name, %url, "cannot subscribe: {e}");
+    let (client, eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
+    let broker = Broker {
+        client,
+        eventloop,
+        topics: &config.topics,
+    };
+    connect::run(&ctx, config.reconnect, broker).await;
+}
+
+/// The broker connection. rumqttc's event loop connects again on the poll
+/// after an error, so one loop serves every try.
+struct Broker<'c> {
+    client: AsyncClient,
+    eventloop: EventLoop,
+    /// `topics`, subscribed to on every connection (the session is clean).
+    topics: &'c [String],
+}
+
+impl Transport for Broker<'_> {
+    /// Polls until the broker's ConnAck (the connection worked), then hands
+    /// each message to the format until the connection breaks.
+    async fn connect_once(&mut self, attempt: &mut Attempt<'_>) -> Ended {
+        let ctx = attempt.ctx();
+        let url = ctx.status.view().url;
+        let mut connected = false;
+        loop {
+            let polled = tokio::select! {
+                _ = ctx.shutdown.cancelled() => {
+                    let _ = self.client.try_disconnect();
+                    return Ended::Shutdown;
                 }
-            }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let refused = ack
-                    .return_codes
-                    .iter()
-                    .filter(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
-                    .count();
-                if refused > 0 {
-                    tracing::warn!(source = %ctx.name, %url, "the broker refused {refused} of the `topics`; check them and the user's rights");
+                polled = self.eventloop.poll() => polled,
+            };
+            match polled {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected = true;
+                    attempt.connected();
+                    let filters = self
+                        .topics
+                        .iter()
+                        .map(|topic| SubscribeFilter::new(topic.clone(), QoS::AtMostOnce));
+                    if let Err(e) = self.client.try_subscribe_many(filters) {
+                        tracing::warn!(source = %ctx.name, %url, "cannot subscribe: {e}");
+                    }
                 }
-            }
-            Ok(Event::Incoming(Packet::Publish(message))) => {
-                let Ok(payload) = std::str::from_utf8(&message.payload) else {
-                    tracing::warn!(source = %ctx.name, topic = %message.topic, "a message of {} bytes is not UTF-8 text; skipped", message.payload.len());
-                    continue;
-                };
-                if !ctx.deliver(&message.topic, Some(payload), None).await {
-                    return;
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused = ack
+                        .return_codes
+                        .iter()
+                        .filter(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                        .count();
+                    if refused > 0 {
+                        tracing::warn!(source = %ctx.name, %url, "the broker refused {refused} of the `topics`; check them and the user's rights");
+                    }
                 }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let error = super::sse::error_chain(&e);
-                let delay = if worked {
-                    backoff.after_disconnect()
-                } else {
-                    backoff.after_failure()
-                };
-                if worked {
-                    tracing::warn!(source = %ctx.name, %url, "connection lost: {error}");
-                } else {
-                    tracing::warn!(source = %ctx.name, %url, "connection failed: {error}");
+                Ok(Event::Incoming(Packet::Publish(message))) => {
+                    let Ok(payload) = std::str::from_utf8(&message.payload) else {
+                        tracing::warn!(source = %ctx.name, topic = %message.topic, "a message of {} bytes is not UTF-8 text; skipped", message.payload.len());
+                        continue;
+                    };
+                    if !ctx.deliver(&message.topic, Some(payload), None).await {
+                        return Ended::Shutdown;
+                    }
                 }
-                worked = false;
-                if !ctx.wait_to_reconnect(&url, Some(error), delay).await {
-                    return;
-                }
-                ctx.status.connecting();
+                Ok(_) => {}
+                Err(e) if connected => return Ended::lost(error_chain(&e)),
+                Err(e) => return Ended::Failed(error_chain(&e)),
             }
         }
     }

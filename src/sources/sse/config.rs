@@ -5,6 +5,7 @@ use crate::config::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
 use crate::sources::http::HttpRequest;
+use crate::sources::tls::SourceTls;
 
 /// An `sse` source's own keys.
 #[derive(Debug, Clone)]
@@ -16,6 +17,9 @@ pub struct SseConfig {
     pub request: HttpRequest,
     /// `reconnect` and `max_backoff`.
     pub reconnect: ReconnectConfig,
+    /// `tls = { ca_file, insecure, client_cert, client_key }` for an
+    /// `https://` server the system's roots do not vouch for.
+    pub tls: Option<SourceTls>,
 }
 
 /// The `sse` type: its keys, default format and reader.
@@ -30,6 +34,7 @@ pub(crate) const TYPE: SourceType = SourceType {
         "credentials",
         "reconnect",
         "max_backoff",
+        "tls",
     ],
     url: (&["http", "https"], "\"https://host/events\""),
     default_format: FormatKind::Xtension,
@@ -38,10 +43,12 @@ pub(crate) const TYPE: SourceType = SourceType {
 
 fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKind> {
     let section = input.section;
+    let tls = SourceTls::read(report, &input, &["https"]);
     let request = HttpRequest::read(report, section, input.env, input.url);
     let reconnect = ReconnectConfig::read(report, section);
     Some(SourceKind::Sse(SseConfig {
         request: request?,
         reconnect: reconnect?,
+        tls: tls?,
     }))
 }

@@ -3,6 +3,7 @@
 
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
 
+use crate::sources::connect::error_chain;
 use crate::sources::http::{HttpRequest, Method};
 
 /// One SSE request: what `homebus tail` and the SSE source send.
@@ -101,19 +102,4 @@ pub async fn open_sse_stream(
         });
     }
     Ok(response)
-}
-
-/// An error and its causes in one line ("error sending request: connection refused").
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -5,6 +5,7 @@
 //! [`ClientConfig`], handed to each transport's client in the form it takes.
 //! Without a `tls` table a source trusts the system's roots, as before.
 
+mod config;
 mod insecure;
 
 use std::fs::File;
@@ -12,21 +13,20 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use config::SourceTls;
+use insecure::AcceptAnyCertificate;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
-use serde::Deserialize;
-
-use insecure::AcceptAnyCertificate;
 
 /// The largest PEM file read: a system CA bundle is a few hundred KiB, so
 /// anything past this is a wrong path, not a certificate.
 const MAX_PEM_FILE: u64 = 4 << 20;
 
 /// A source's `tls = { … }` table, for devices and brokers whose
-/// certificate the system's roots do not vouch for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// certificate the system's roots do not vouch for. The config reader
+/// (`SourceTls::read`) fills it in; tests build it directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// A PEM file of certificates to trust in addition to the system's
     /// roots: the CA that signed the device's certificate, or a
@@ -131,6 +131,25 @@ pub enum TlsError {
         key: PathBuf,
         source: rustls::Error,
     },
+}
+
+impl TlsError {
+    /// The key of the `tls` table the error is about, where the config
+    /// reader reports it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TlsError::InsecureWithCaFile { .. } => "insecure",
+            TlsError::CertWithoutKey | TlsError::ClientIdentity { .. } => "client_cert",
+            TlsError::KeyWithoutCert | TlsError::NoKey { .. } | TlsError::KeyMismatch { .. } => {
+                "client_key"
+            }
+            TlsError::BadCaCertificate { .. } => "ca_file",
+            TlsError::Read { field, .. }
+            | TlsError::TooLarge { field, .. }
+            | TlsError::BadPem { field, .. }
+            | TlsError::NoCertificate { field, .. } => field,
+        }
+    }
 }
 
 impl TlsConfig {

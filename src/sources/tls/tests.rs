@@ -116,15 +116,145 @@ fn ca_file_larger_than_any_pem_file_is_refused() {
     assert!(matches!(error, TlsError::TooLarge { .. }), "{error}");
 }
 
-#[test]
-fn table_reads_from_toml_and_refuses_unknown_keys() {
-    #[derive(serde::Deserialize)]
-    struct Source {
-        tls: TlsConfig,
+// ---- the `tls` table as the config reader reads it ----
+
+/// The errors of a config with one source of `kind` at `url` and this
+/// `tls` line, loaded as if from `/etc/homebus/homebus.toml`.
+fn config_errors(kind: &str, url: &str, tls: &str) -> Vec<crate::config::ConfigError> {
+    let extra = if kind == "mqtt" {
+        "topics = [\"home/#\"]\n"
+    } else {
+        "events = [\"reading\"]\n"
+    };
+    let text =
+        format!("[[source]]\nname = \"dev\"\ntype = \"{kind}\"\nurl = \"{url}\"\n{extra}{tls}\n");
+    match crate::config::parse_str(&text, Path::new("/etc/homebus/homebus.toml")) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0,
     }
-    let source: Source = toml::from_str(r#"tls = { ca_file = "ca.pem" }"#).unwrap();
-    assert_eq!(source.tls, ca_file(Path::new("ca.pem")));
-    let typo = toml::from_str::<Source>(r#"tls = { cafile = "ca.pem" }"#);
-    let message = typo.err().expect("cafile is not a key").to_string();
-    assert!(message.contains("ca_file"), "{message}");
+}
+
+/// The one error of such a config, as `homebus check` prints it.
+fn config_error(kind: &str, url: &str, tls: &str) -> String {
+    let errors = config_errors(kind, url, tls);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    errors[0].to_string()
+}
+
+#[test]
+fn a_source_without_tls_loads_with_none() {
+    let text = "[[source]]\nname = \"dev\"\ntype = \"sse\"\nurl = \"https://dev.local/\"\n";
+    let config = crate::config::parse_str(text, Path::new("homebus.toml")).unwrap();
+    assert_eq!(config.sources.len(), 1);
+    assert!(config.sources[0].kind.tls().is_none());
+}
+
+#[test]
+fn insecure_tls_is_loaded_with_its_client_setup() {
+    let text = "[[source]]\nname = \"dev\"\ntype = \"websocket\"\nurl = \"wss://dev.local/\"\n\
+                events = [\"x\"]\ntls = { insecure = true }\n";
+    let config = crate::config::parse_str(text, Path::new("homebus.toml")).unwrap();
+    let tls = config.sources[0].kind.tls().expect("the tls table is kept");
+    assert!(tls.table.insecure);
+}
+
+#[test]
+fn tls_is_taken_by_sse_websocket_fetch_and_mqtt() {
+    let insecure = "tls = { insecure = true }";
+    for (kind, url) in [
+        ("sse", "https://dev.local/events"),
+        ("fetch", "https://dev.local/data"),
+        ("websocket", "wss://dev.local/"),
+        ("mqtt", "mqtts://dev.local"),
+        ("mqtt", "ssl://dev.local"),
+    ] {
+        assert_eq!(config_errors(kind, url, insecure), [], "{kind} {url}");
+    }
+}
+
+#[test]
+fn tls_paths_are_relative_to_the_config_files_folder() {
+    let error = config_error(
+        "sse",
+        "https://dev.local/events",
+        r#"tls = { ca_file = "certs/ca.pem" }"#,
+    );
+    assert!(error.contains("/etc/homebus/certs/ca.pem"), "{error}");
+}
+
+#[test]
+fn unreadable_ca_file_is_reported_at_its_value_with_the_tls_sentence() {
+    let error = config_error(
+        "fetch",
+        "https://dev.local/data",
+        r#"tls = { ca_file = "nowhere.pem" }"#,
+    );
+    // Line 6, where `tls` is; column 19, where the path's value starts.
+    assert!(
+        error.starts_with(
+            "/etc/homebus/homebus.toml:6:19: [[source]] `dev`: cannot read `tls.ca_file`"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("relative to the config file's folder"),
+        "{error}"
+    );
+}
+
+#[test]
+fn unknown_key_in_tls_is_refused_with_the_keys_it_takes() {
+    let error = config_error(
+        "websocket",
+        "wss://dev.local/",
+        r#"tls = { cafile = "ca.pem" }"#,
+    );
+    assert!(
+        error.contains(":6:9: unknown key `cafile` in `tls` in [[source]] `dev`"),
+        "{error}"
+    );
+    assert!(error.contains("did you mean `ca_file`?"), "{error}");
+    for key in ["ca_file", "insecure", "client_cert", "client_key"] {
+        assert!(error.contains(&format!("`{key}`")), "{error}");
+    }
+}
+
+#[test]
+fn tls_on_a_url_without_tls_is_refused_with_the_scheme_to_use() {
+    for (kind, url, scheme) in [
+        ("sse", "http://dev.local/events", "https"),
+        ("fetch", "http://dev.local/data", "https"),
+        ("websocket", "ws://dev.local/", "wss"),
+        ("mqtt", "mqtt://dev.local", "mqtts"),
+        ("mqtt", "tcp://dev.local", "mqtts"),
+    ] {
+        let error = config_error(kind, url, "tls = { insecure = true }");
+        assert!(
+            error.contains(":6:1: `tls` in [[source]] `dev` would never be used"),
+            "{error}"
+        );
+        assert!(error.contains(&format!("with `{scheme}://`")), "{error}");
+    }
+}
+
+#[test]
+fn tls_that_is_not_a_table_is_refused() {
+    let error = config_error("sse", "https://dev.local/events", r#"tls = "ca.pem""#);
+    assert!(
+        error.contains("`tls` in [[source]] `dev` must be a table"),
+        "{error}"
+    );
+}
+
+#[test]
+fn tls_on_a_file_source_is_refused() {
+    let text =
+        "[[source]]\nname = \"f\"\ntype = \"file\"\npath = \"x.txt\"\ntls = { insecure = true }\n";
+    let errors = crate::config::parse_str(text, Path::new("/etc/homebus/homebus.toml"))
+        .expect_err("a file has no TLS")
+        .to_string();
+    assert!(
+        errors.contains("`tls` in [[source]] `f` only applies to"),
+        "{errors}"
+    );
 }

@@ -9,6 +9,7 @@ use crate::config::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::read_headers;
+use crate::sources::tls::SourceTls;
 
 /// How long a connection may stay silent before homebus pings the server,
 /// unless the source sets `interval`.
@@ -20,7 +21,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A `websocket` source's own keys.
 #[derive(Debug, Clone)]
 pub struct WebsocketConfig {
-    /// `url`: a `ws://` or `wss://` URL (TLS with the system's roots).
+    /// `url`: a `ws://` or `wss://` URL (TLS with the system's roots,
+    /// unless `tls` says otherwise).
     pub url: String,
     /// `headers`: extra handshake headers; any value may be `"env:NAME"`.
     pub headers: HeaderMap,
@@ -33,6 +35,9 @@ pub struct WebsocketConfig {
     pub timeout: Duration,
     /// `reconnect` and `max_backoff`.
     pub reconnect: ReconnectConfig,
+    /// `tls = { ca_file, insecure, client_cert, client_key }` for a
+    /// `wss://` server the system's roots do not vouch for.
+    pub tls: Option<SourceTls>,
 }
 
 /// The `websocket` type: its keys, default format and reader.
@@ -46,6 +51,7 @@ pub(crate) const TYPE: SourceType = SourceType {
         "timeout",
         "reconnect",
         "max_backoff",
+        "tls",
     ],
     url: (&["ws", "wss"], "\"ws://host:8088/\""),
     default_format: FormatKind::Raw,
@@ -60,11 +66,13 @@ fn read(report: &mut Report, input: TypeSection<'_, '_, '_>) -> Option<SourceKin
     let timeout = section.duration(report, "timeout", false);
     let timeout = optional(section, "timeout", timeout);
     let reconnect = ReconnectConfig::read(report, section);
+    let tls = SourceTls::read(report, &input, &["wss"]);
     Some(SourceKind::Websocket(WebsocketConfig {
         url: input.url?,
         headers: headers?,
         interval: interval?.unwrap_or(DEFAULT_IDLE),
         timeout: timeout?.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         reconnect: reconnect?,
+        tls: tls?,
     }))
 }
