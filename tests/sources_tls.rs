@@ -4,16 +4,13 @@
 //! trusted through `ca_file`, skipped by `insecure`, and a client
 //! certificate shown to servers that require one.
 
-mod support {
-    pub mod sources;
-    pub mod tls;
-}
+mod support;
 
 use std::error::Error;
 use std::time::Duration;
 
 use homebus::sources::tls::{TlsConfig, TlsError, mqtt_transport, websocket_connector};
-use support::sources::Mosquitto;
+use support::mosquitto::Mosquitto;
 use support::tls::{TestCertificates, serve_tls, serve_wss_echo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -23,9 +20,6 @@ use ClientCert::{Presented, Withheld};
 use Peer::{Https, MqttBroker, Wss};
 use Server::{AnyClient, RequiresClientCert};
 use Trust::{Insecure, SystemRoots, TestCa};
-
-/// How long one connection attempt may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// What rustls says when a certificate's signer is not trusted.
 const UNKNOWN_ISSUER: &str = "UnknownIssuer";
@@ -132,9 +126,7 @@ async fn within_deadline<T, E: Error>(
     what: &str,
     attempt: impl Future<Output = Result<T, E>>,
 ) -> Result<T, String> {
-    let outcome = tokio::time::timeout(DEADLINE, attempt)
-        .await
-        .unwrap_or_else(|_| panic!("{what} neither succeeded nor failed in {DEADLINE:?}"));
+    let outcome = support::wait::within(&format!("{what} to succeed or fail"), attempt).await;
     outcome.map_err(|e| with_causes(&e))
 }
 

@@ -8,14 +8,7 @@
 //! binary: the `insecure` warning in its log, and `homebus check` on the
 //! `tls` mistakes. (`tests/sources_tls.rs` tests the building blocks.)
 
-#[allow(dead_code)]
-mod support {
-    pub mod hub_process;
-    pub mod sources;
-    pub mod sse_server;
-    pub mod tls;
-    pub mod wait;
-}
+mod support;
 
 use std::cell::Cell;
 use std::path::Path;
@@ -26,8 +19,9 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use homebus::sources::tls::{TlsConfig, mqtt_transport};
+use support::hub::TestHub;
 use support::hub_process::HubProcess;
-use support::sources::{DEADLINE, Mosquitto, RunningHub};
+use support::mosquitto::Mosquitto;
 use support::sse_server::sse_then_hang;
 use support::tls::{TestCertificates, serve_tls};
 use tokio::net::TcpListener;
@@ -200,11 +194,11 @@ fn config(peer: Peer, url: &str, tls: &str) -> String {
 }
 
 /// A hub whose one source connects to `peer` set up so, and the peer.
-async fn hub_with(peer: Peer, setup: Setup) -> (RunningHub, Served) {
+async fn hub_with(peer: Peer, setup: Setup) -> (TestHub, Served) {
     let certificates = TestCertificates::new();
     let served = serve(peer, &certificates, setup).await;
     let tls = setup.tls_line(&certificates);
-    let hub = RunningHub::start(&config(peer, &served.url, &tls));
+    let hub = TestHub::start(&config(peer, &served.url, &tls));
     (hub, served)
 }
 
@@ -230,9 +224,7 @@ async fn reading_arrives(peer: Peer, setup: Setup) {
                     }
                 }
             };
-            tokio::time::timeout(DEADLINE, publishing)
-                .await
-                .unwrap_or_else(|_| panic!("{ENTITY} never became {READING}"));
+            support::wait::within(&format!("{ENTITY} to become {READING}"), publishing).await;
         }
     }
 }
@@ -242,7 +234,7 @@ async fn reading_arrives(peer: Peer, setup: Setup) {
 async fn certificate_refused(peer: Peer) {
     let (hub, _served) = hub_with(peer, NoTls).await;
     let status = hub
-        .wait_source("a certificate error in the status", |s| {
+        .wait_source("device", "a certificate error in the status", |s| {
             s.last_error.is_some()
         })
         .await;
