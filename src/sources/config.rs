@@ -264,6 +264,16 @@ impl SourceConfig {
             kind,
             format_in_force,
         ) else {
+            // Every reader reports what it refuses; a source dropped without
+            // a message would vanish from the hub unexplained, so say so.
+            report.add(
+                section.span(),
+                format!(
+                    "{} could not be read, yet no mistake was found in it; this is a \
+                     homebus bug: please report it with this section",
+                    section.label()
+                ),
+            );
             return BuiltSource { config: None, name };
         };
         let config = SourceConfig {
