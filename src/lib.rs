@@ -30,12 +30,17 @@
 //! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`time`]: timestamps in the shape Home Assistant clients parse.
 //! - [`server`]: SSE, WebSocket and REST serving, with auth.
+//! - [`app`]: all of the above put together as `homebus run` runs it (the
+//!   bus the config asks for, the hub, the restore, the sources, the server)
+//!   and its orderly stop; the one composition the command line and the
+//!   integration tests start.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`, `db`).
 //!
 //! Dependencies follow this order, with one documented edge back: the
 //! config's `[[source]]` list holds [`sources::SourceConfig`], which each
 //! source type reads with the config's toolkit (see [`config`]).
 
+pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;

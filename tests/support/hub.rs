@@ -1,7 +1,13 @@
 //! The hub fixture: config text → validated config → a hub on a bus with
-//! its sources running, put together as `homebus run` does; everything
-//! stops when it is dropped. [`super::server::TestServer`] adds the HTTP
-//! server on top, [`super::store::StoredHub`] a persistent bus under it.
+//! its sources running and no server; everything stops when it is dropped.
+//! [`super::server::TestServer`] runs the whole hub of `homebus run`
+//! (`homebus::app::start`) and reads it through a [`TestHub`];
+//! [`super::store::StoredHub`] puts a persistent bus under one.
+//!
+//! Why not `homebus::app::start` here too: that always binds a server, and
+//! is async; the source tests need neither ports nor an `.await` to build
+//! their hub, so this keeps the two library calls (`Hub::new`,
+//! `sources::start`) that are all of the composition they use.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +27,9 @@ pub struct TestHub {
     pub hub: Arc<Hub>,
     /// The config it runs.
     pub config: Config,
-    /// Cancelled on drop: stops the sources (and a server started on it).
-    pub(super) shutdown: CancellationToken,
+    /// Cancelled on drop: stops the sources this fixture started (none
+    /// when it reads a hub that another fixture runs).
+    shutdown: CancellationToken,
 }
 
 impl Drop for TestHub {
@@ -65,6 +72,12 @@ impl TestHub {
         let hub = Arc::new(
             Hub::new(&config, bus).unwrap_or_else(|e| panic!("the test units do not fit: {e}")),
         );
+        Self::reading(hub, config)
+    }
+
+    /// The waits and look-ups of this fixture on a hub that something else
+    /// runs (and stops).
+    pub fn reading(hub: Arc<Hub>, config: Config) -> Self {
         TestHub {
             hub,
             config,

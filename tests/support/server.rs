@@ -1,14 +1,15 @@
-//! A [`TestHub`] with its server on 127.0.0.1:0 (both ports), plus small
-//! clients: an SSE reader (on homebus's own parser) and URL helpers.
-//! Everything stops when it is dropped.
+//! The whole hub of `homebus run` (`homebus::app::start`: bus, hub,
+//! sources, server) on 127.0.0.1:0 (both ports), plus small clients: an SSE
+//! reader (on homebus's own parser) and URL helpers. Everything stops when
+//! it is dropped.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::ops::Deref;
 
 use futures_util::StreamExt;
-use homebus::config::Config;
-use homebus::server::{Server, ServerError};
+use homebus::app::{RunningHub, StartError};
+use homebus::config::{Config, ServerConfig};
 use homebus::sse::{SseItem, SseParser};
 
 use super::hub::TestHub;
@@ -28,10 +29,11 @@ address = "TEMP"
 kind = "sensor"
 "#;
 
-/// A running hub (with its sources) and its server; derefs to the
-/// [`TestHub`], so `server.hub`, `server.config` and the waits are there.
+/// A running hub (with its sources) and its server; derefs to a
+/// [`TestHub`] reading that hub, so `server.hub`, `server.config` and the
+/// waits are there.
 pub struct TestServer {
-    running: TestHub,
+    reading: TestHub,
     /// `http://127.0.0.1:port`.
     pub base: String,
     /// The main port's address.
@@ -40,14 +42,15 @@ pub struct TestServer {
     pub ws_port: u16,
     /// A client built the homebus way.
     pub client: reqwest::Client,
-    server: Option<Server>,
+    /// `None` once [`TestServer::stop`] has stopped it.
+    running: Option<RunningHub>,
 }
 
 impl Deref for TestServer {
     type Target = TestHub;
 
     fn deref(&self) -> &TestHub {
-        &self.running
+        &self.reading
     }
 }
 
@@ -61,30 +64,30 @@ impl TestServer {
         Self::start_config(config).await
     }
 
-    /// Starts a hub and server on exactly this config.
+    /// Starts a hub and server on exactly this config (keeping nothing on
+    /// disk unless it names a database).
     pub async fn start_config(config: Config) -> Self {
         Self::try_start_config(config)
             .await
             .unwrap_or_else(|e| panic!("server did not start: {e}"))
     }
 
-    /// Starts a hub and server on exactly this config, or says why the
-    /// server refused to start.
-    pub async fn try_start_config(config: Config) -> Result<Self, ServerError> {
-        let running = TestHub::start_config(config);
-        let server = homebus::server::start(
-            &running.config,
-            running.hub.clone(),
-            running.shutdown.clone(),
-        )
-        .await?;
+    /// Starts a hub and server on exactly this config, or says why it
+    /// refused to start. A config that names no database keeps nothing
+    /// (`":memory:"`), rather than a `homebus.db` in the working directory.
+    pub async fn try_start_config(mut config: Config) -> Result<Self, StartError> {
+        if config.server.database == ServerConfig::default().database {
+            config.server.database = ":memory:".to_string();
+        }
+        let running = homebus::app::start(config).await?;
+        let addr = running.addr();
         Ok(TestServer {
-            running,
-            base: format!("http://{}", server.addr),
-            addr: server.addr,
-            ws_port: server.websocket_addr.port(),
+            reading: TestHub::reading(running.hub().clone(), running.config().clone()),
+            base: format!("http://{addr}"),
+            addr,
+            ws_port: running.websocket_addr().port(),
             client: client(),
-            server: Some(server),
+            running: Some(running),
         })
     }
 
@@ -138,18 +141,19 @@ impl TestServer {
             .seq()
     }
 
-    /// Stops hub, sources and server and waits until both ports have stopped.
+    /// Stops hub, sources and server as `homebus run` does and checks that
+    /// every connection closed in time.
     pub async fn stop(&mut self) {
-        self.running.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            super::wait::within("the server to stop", server.stopped()).await;
+        if let Some(running) = self.running.take() {
+            let stopped = running.stop().await;
+            assert!(stopped.connections_closed, "connections stayed open");
         }
     }
 
     /// The value of one `/metrics` line (`name{labels}`), read from the
     /// server's counters without a request.
     pub fn metric(&self, series: &str) -> Option<u64> {
-        let text = self.server.as_ref()?.metrics.render(&self.hub);
+        let text = self.running.as_ref()?.server_metrics().render(&self.hub);
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
     }

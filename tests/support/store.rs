@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use homebus::bus::{Bus, Envelope, Subscription};
 use homebus::event::Event;
-use homebus::store::{PersistentBus, Store, StoreOptions, restore_units};
+use homebus::store::{PersistentBus, Store, StoreOptions};
 
 use super::hub::TestHub;
 use super::wait::DEADLINE;
@@ -20,9 +20,13 @@ pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// A [`TestHub`] whose bus persists to a SQLite file, restored from it at
-/// start as `homebus run` does; derefs to the [`TestHub`]. Its sources do
-/// not run: the test feeds events with [`StoredHub::event`], and closing it
-/// releases the database at once.
+/// start with `homebus run`'s own `homebus::app::restore`; derefs to the
+/// [`TestHub`]. Its sources do not run: the test feeds events with
+/// [`StoredHub::event`], and closing it releases the database at once.
+///
+/// Not built with `homebus::app::start`: these tests set store options the
+/// config does not offer (pruning every few milliseconds, a ring of two
+/// changes), some run without an async runtime, and they need no server.
 pub struct StoredHub {
     running: TestHub,
     /// Its bus.
@@ -48,8 +52,7 @@ impl StoredHub {
         let store = Arc::new(Store::open(db, options).unwrap());
         let bus = Arc::new(PersistentBus::start(store.clone(), held, 100_000).unwrap());
         let running = TestHub::idle_on(super::config::parse(units), bus.clone() as Arc<dyn Bus>);
-        let stored = store.units().unwrap();
-        running.hub.with_registry(|r| restore_units(r, stored));
+        homebus::app::restore(&running.hub, &bus).expect("the database restores");
         StoredHub { running, bus }
     }
 
