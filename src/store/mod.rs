@@ -11,6 +11,7 @@
 //!   falls behind.
 //! - `replay`: a resuming client's missed changes, from the store when the
 //!   in-memory ring no longer holds them, then the live feed.
+//! - `record`: how a bus message becomes an `events` row and back.
 //! - [`StoreMetrics`]: the store's counters, for `/metrics`.
 //! - [`delay`]: how long changes wait for their commit, a histogram.
 //! - [`query`]: restore, replay, history and statistics.
