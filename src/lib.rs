@@ -16,7 +16,7 @@
 //!   sources and `homebus tail` (rustls, the system's roots or a source's
 //!   `tls`).
 //! - [`sse`]: our WHATWG-conformant, incremental Server-Sent Events parser.
-//! - [`format`]: pure functions that turn a source's payload into [`event::Event`]s.
+//! - [`format`](mod@format): pure functions that turn a source's payload into [`event::Event`]s.
 //! - [`event`]: the `Event` that every source produces.
 //! - [`interpret`]: the XTension rules that turn an event's data into a
 //!   [`interpret::Command`].

@@ -4,7 +4,7 @@
 //! - [`schema`]: the tables and their versioned migrations; refuses files
 //!   that are not homebus's, damaged, or newer.
 //! - [`lock`]: one hub per database file.
-//! - [`writer`]: the dedicated thread that writes changes in batched
+//! - `writer`: the dedicated thread that writes changes in batched
 //!   transactions, off the hot path.
 //! - [`PersistentBus`]: the [`Bus`](crate::bus::Bus) that persists each
 //!   change before serving it, holding the sources back when the writer
