@@ -12,17 +12,20 @@
 //!   its config and its transport, one reconnect loop they share (back-off,
 //!   status, the [`sources::OnError`] hook), their `tls` setup, and
 //!   `sources::start` that runs them all.
-//! - [`http_client`]: the one way sources build HTTP clients (rustls, the
-//!   system's roots or a source's `tls`).
+//! - [`http_client`]: the one way homebus builds HTTP clients, for the
+//!   sources and `homebus tail` (rustls, the system's roots or a source's
+//!   `tls`).
 //! - [`sse`]: our WHATWG-conformant, incremental Server-Sent Events parser.
-//! - [`format`]: pure functions that turn a source's payload into [`event::Event`]s.
+//! - [`format`](mod@format): pure functions that turn a source's payload into [`event::Event`]s.
 //! - [`event`]: the `Event` that every source produces.
 //! - [`interpret`]: the XTension rules that turn an event's data into a
 //!   [`interpret::Command`].
-//! - [`units`]: the registry of named units and their Home Assistant-shaped state;
-//!   applying a command yields a [`bus::StateChange`].
+//! - [`units`]: the registry of named units and their Home Assistant-shaped
+//!   state (applying a command says what changed, old and new), and the
+//!   record of events no unit took.
 //! - [`hub`]: applies the sources' events and the API's commands to the units
-//!   and publishes the changes; it starts nothing.
+//!   and publishes each change on the bus as a [`bus::StateChange`]; it
+//!   starts nothing.
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
 //! - [`prometheus`]: the one encoder of the Prometheus text format, for the
@@ -36,9 +39,14 @@
 //!   integration tests start.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`, `db`).
 //!
-//! Dependencies follow this order, with one documented edge back: the
-//! config's `[[source]]` list holds [`sources::SourceConfig`], which each
-//! source type reads with the config's toolkit (see [`config`]).
+//! Apart from the leaves (`http_client`, `sse`, `format`, `event`,
+//! `interpret`, `prometheus`, `time`, which use no other module and which
+//! any module may use), each module uses only modules above it, with two
+//! documented exceptions: the config's `[[source]]` list holds
+//! [`sources::SourceConfig`], which each source type reads with the
+//! config's toolkit (see [`config`]), so `config` and `sources` use each
+//! other; and the hub publishes through the [`bus::Bus`] trait, listed
+//! below it because the bus is where the data goes next.
 
 pub mod app;
 pub mod bus;

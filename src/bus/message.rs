@@ -96,7 +96,7 @@ impl Envelope {
         self.message.seq()
     }
 
-    /// The encoding for output shape `slot` (< [`ENCODING_SLOTS`]), made by
+    /// The encoding for output shape `slot` (< `ENCODING_SLOTS`), made by
     /// `encode` the first time any subscriber asks, then shared.
     pub fn encoded(&self, slot: usize, encode: impl FnOnce(&BusMessage) -> Bytes) -> Bytes {
         self.encodings[slot]

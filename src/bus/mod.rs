@@ -3,6 +3,10 @@
 //!
 //! One trait, [`Bus`], with an in-process implementation ([`InProcessBus`]);
 //! a NATS JetStream implementation can slot in without changes above it.
+//!
+//! - `message.rs`: what travels on the bus ([`BusMessage`], [`Envelope`]).
+//! - `in_process.rs`: [`InProcessBus`], the broadcast ring, the backlog for
+//!   clients that resume, and the fan-out thread for crowds.
 
 mod in_process;
 mod message;

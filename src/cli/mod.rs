@@ -1,4 +1,5 @@
-//! The `homebus` command line: `run`, `check`, `tail`, `db`.
+//! The `homebus` command line: `run`, `check`, `tail`, `db`, one file each
+//! (`run.rs`, `check.rs`, `tail.rs`, `db.rs`).
 
 mod check;
 mod db;

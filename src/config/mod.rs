@@ -3,10 +3,13 @@
 //!
 //! [`load_file`] and [`parse_str`] are the only way to a [`Config`]: they
 //! check every value with its position and apply every default once.
-//! Each top-level section has its file (`server.rs`, `auth.rs`, `unit.rs`);
-//! a `[[source]]` is read by its type's own config in `sources/*/config.rs`,
-//! with the reading toolkit here (`read.rs`: typed values out of one table;
-//! `report.rs`: every mistake with its position).
+//! `load.rs` reads the file and its sections in turn. Each top-level
+//! section has its file (`server.rs`, `auth.rs`, `unit.rs`); a `[[source]]`
+//! is read by its type's own config in `sources/*/config.rs`, with the
+//! reading toolkit here (`read.rs`: typed values out of one table;
+//! `report.rs`: every mistake with its position; `secret.rs`: values that
+//! hold a key or password and never show it). `tests.rs` holds what the
+//! loader accepts and how it words each mistake.
 //!
 //! Dependencies: `units` and `sources` use this module; this module uses
 //! `sources` in one place only, the [`Config::sources`] list that `load.rs`

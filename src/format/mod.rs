@@ -14,6 +14,10 @@
 //! | `deconz` | deCONZ WebSocket messages | `sensors/12`, … |
 //! | `home-assistant` | `state_changed` events | the entity id |
 //! | `esphome` | ESPHome `/events` `state` events | the component id |
+//!
+//! `xtension` and `raw` are a line each, here; every other format has its
+//! file (`file_kv.rs`, `json.rs`, `deconz.rs`, `home_assistant.rs`,
+//! `esphome.rs`).
 
 mod deconz;
 mod esphome;

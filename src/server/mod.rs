@@ -14,6 +14,7 @@
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`listener`]: the TCP listener that cuts off clients that stop reading.
 //! - [`error`]: JSON errors.
+//! - `dashboard`: the page at `/` and its assets from `web/`, built in.
 //!
 //! Other parts add their own routes through [`ExtraRoutes`] (the dashboard
 //! at `/`, `/api/history`).

@@ -5,10 +5,11 @@
 //! `file/`, `mqtt/`, `demo/`) with its config (fields, defaults, rules) and
 //! its `run`. `config.rs` holds the fields every type shares and the
 //! [`SourceKind`] enum; `http.rs` the request fields of the HTTP types.
-//! [`start`] runs every configured source, [`spawn`] picks one's `run` by
-//! its kind. Every source keeps a [`SourceStatus`] that the server shows.
-//! `connect.rs` is the one reconnect loop of the connected types (`sse`,
-//! `websocket`, `mqtt`: back-off, status, log, the [`OnError`] hook);
+//! [`start`] (`start.rs`) runs every configured source, [`spawn`] picks
+//! one's `run` by its kind. Every source keeps a [`SourceStatus`]
+//! (`status.rs`) that the server shows. `connect.rs` is the one reconnect
+//! loop of the connected types (`sse`, `websocket`, `mqtt`: back-off,
+//! status, log, the [`OnError`] hook), with the delays of `backoff.rs`;
 //! `poll.rs` the pace and error reporting of the polling ones (`fetch`,
 //! `file`); `tls/` what a source's `tls` table builds.
 //!

@@ -3,8 +3,9 @@
 //! It is a pure function over the bytes fed so far, with no socket, so it can
 //! be tested chunk by chunk, fuzzed and benchmarked. Unlike a browser's
 //! `EventSource` it also yields event blocks that carry an event name but no
-//! `data` field (see DESIGN.md, "Events with no data"), marking them with
-//! `data: None`; everything else follows the standard to the letter.
+//! `data` field (such an event turns its unit on: the README's "How event
+//! data is read"), marking them with `data: None`; everything else follows
+//! the standard to the letter.
 
 use std::borrow::Cow;
 

@@ -4,13 +4,14 @@
 //! - [`schema`]: the tables and their versioned migrations; refuses files
 //!   that are not homebus's, damaged, or newer.
 //! - [`lock`]: one hub per database file.
-//! - [`writer`]: the dedicated thread that writes changes in batched
+//! - `writer`: the dedicated thread that writes changes in batched
 //!   transactions, off the hot path.
 //! - [`PersistentBus`]: the [`Bus`](crate::bus::Bus) that persists each
 //!   change before serving it, holding the sources back when the writer
 //!   falls behind.
 //! - `replay`: a resuming client's missed changes, from the store when the
 //!   in-memory ring no longer holds them, then the live feed.
+//! - `record`: how a bus message becomes an `events` row and back.
 //! - [`StoreMetrics`]: the store's counters, for `/metrics`.
 //! - [`delay`]: how long changes wait for their commit, a histogram.
 //! - [`query`]: restore, replay, history and statistics.

@@ -1,6 +1,13 @@
 //! Units: the named things (switches, dimmers, sensors) that events drive,
 //! and their state in Home Assistant's shape, and the record of events
 //! that no unit took.
+//!
+//! - `unit.rs`: one unit and how each command changes it.
+//! - `state.rs`: [`EntityState`], Home Assistant's state object.
+//! - `registry.rs`: every unit, by address or entity id; creates units for
+//!   sources with `create_units`.
+//! - `unmatched.rs`: [`UnmatchedEvents`], the bounded record behind
+//!   `GET /api/events/unmatched`.
 
 mod registry;
 mod state;

@@ -129,8 +129,9 @@ impl UnitRegistry {
     }
 
     /// Applies a command to the unit at `address`. With `create`, an unknown
-    /// address gets a new unit whose kind follows the command (a number or a
-    /// JSON object → sensor; on/off or no data → switch; text creates none).
+    /// address gets a new unit whose kind follows the command (on/off, no
+    /// data, or a JSON object whose `on`/`state` reads as on/off → switch; a
+    /// number or another JSON object → sensor; text creates none).
     pub fn apply(
         &mut self,
         address: &str,

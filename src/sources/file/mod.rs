@@ -4,12 +4,12 @@
 //!
 //! Writers usually truncate the file and write it again, so a read may see
 //! it empty or half-written. A read is applied only when no change was
-//! signalled during it or shortly after, and a second read agrees (same
-//! content, same modification time); `file-kv` also refuses a half-written
-//! pair whole. So a value is never half-applied. Content equal to what was last applied is not sent
-//! again: a file that sits unchanged does not flood the event log. A
-//! missing or unreadable file is a status error, tried again every
-//! interval and on every change in its directory.
+//! signalled during it or in the 10 ms after it, and a second read agrees
+//! (same content, same modification time); `file-kv` also refuses a
+//! half-written pair whole. So a value is never half-applied. Content equal
+//! to what was last applied is not sent again: a file that sits unchanged
+//! does not flood the event log. A missing or unreadable file is a status
+//! error, tried again every interval and on every change in its directory.
 
 use std::path::Path;
 use std::time::Duration;

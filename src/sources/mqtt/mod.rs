@@ -1,7 +1,8 @@
 //! The MQTT source: connects to `mqtt://host:1883` (or `mqtts://host:8883`
-//! with rustls: the system's roots, or the source's `tls`), subscribes to `topics`, and hands
-//! each message to the source's format with the topic as the event name.
-//! Reconnects with the same rules as every connected source.
+//! with rustls: the system's roots, or the source's `tls`), subscribes to
+//! `topics` (QoS 0) on every connection, and hands each message to the
+//! source's format with the topic as the event name. Reconnects with the
+//! same rules as every connected source.
 
 use std::time::Duration;
 

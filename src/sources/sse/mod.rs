@@ -1,5 +1,7 @@
 //! The SSE source: connects with reqwest, feeds the body to the parser and
 //! sends each event to the hub, reconnecting as the XTension plugin does.
+//! `config.rs` holds its keys; `request.rs` the request and the checks of
+//! its answer, shared with `homebus tail`.
 
 use std::time::Duration;
 

@@ -3,7 +3,10 @@
 //! with a self-signed certificate — and which certificate to show a server
 //! that asks for one. A source's `tls` table becomes one rustls
 //! [`ClientConfig`], handed to each transport's client in the form it takes.
-//! Without a `tls` table a source trusts the system's roots, as before.
+//! Without a `tls` table a source trusts the system's roots.
+//!
+//! `config.rs` reads the table from the config file; `insecure.rs` is the
+//! verifier behind `insecure = true`; `tests.rs` the table's mistakes.
 
 mod config;
 mod insecure;
