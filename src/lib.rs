@@ -3,9 +3,12 @@
 //! A real-time event hub for home automation and live dashboards. Modules
 //! follow the data flow, in this order:
 //!
-//! - [`config`]: the `homebus.toml` file, parsed and validated with the
-//!   position of every mistake; one file per top-level section, and the
-//!   reading toolkit each source type's config uses.
+//! - [`config_file`]: the config file as text: spanned TOML tables read
+//!   value by value, every mistake with its `file:line:column`, secrets
+//!   from `env:`; the toolkit each part reads its own section with.
+//! - [`config`]: the `homebus.toml` config, assembled from the sections:
+//!   `[server]` and `[auth]` here, `[[unit]]` from [`units`], each
+//!   `[[source]]` from its type in [`sources`].
 //! - [`sources`]: tasks that connect to devices and servers (SSE, WebSocket,
 //!   HTTP polling, files, MQTT, the demo house) and move their bytes into the
 //!   hub, each keeping a [`sources::SourceStatus`]; one folder per type with
@@ -39,19 +42,18 @@
 //!   integration tests start.
 //! - [`cli`]: the `homebus` command line (`run`, `check`, `tail`, `db`).
 //!
-//! Apart from the leaves (`http_client`, `sse`, `format`, `event`,
-//! `interpret`, `prometheus`, `time`, which use no other module and which
-//! any module may use), each module uses only modules above it, with two
-//! documented exceptions: the config's `[[source]]` list holds
-//! [`sources::SourceConfig`], which each source type reads with the
-//! config's toolkit (see [`config`]), so `config` and `sources` use each
-//! other; and the hub publishes through the [`bus::Bus`] trait, listed
-//! below it because the bus is where the data goes next.
+//! Dependencies have no cycle. The leaves (`config_file`, `http_client`,
+//! `sse`, `format`, `event`, `interpret`, `prometheus`, `time`) use no other
+//! module. Above them, each module uses only those before it in this order:
+//! `units`, `sources`, `config` (which assembles the sections `units` and
+//! `sources` read), `bus`, `hub`, `store`, `server`, `app`, `cli`. The list
+//! above is in the order data flows; this one is the order of use.
 
 pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod event;
 pub mod format;
 pub mod http_client;

@@ -24,7 +24,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     super::init_logging();
     let mut config = load_config(args.config.as_deref())?;
     if args.demo {
-        crate::sources::add_demo(&mut config);
+        config.add_demo();
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))?;

@@ -2,9 +2,9 @@
 
 use toml::Spanned;
 
-use super::Secret;
-use super::read::{Env, Section};
-use super::report::Report;
+use crate::config_file::Secret;
+use crate::config_file::read::{Env, Section};
+use crate::config_file::report::Report;
 
 /// Keys of `[auth]`.
 pub(super) const AUTH_KEYS: &[&str] = &["api_keys", "jwt_secret"];

@@ -7,55 +7,19 @@
 //! can be trusted.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
 use super::Config;
 use super::auth::{self, AUTH_KEYS};
-use super::read::{Env, Section, describe};
-use super::report::{Report, closest, line_column};
 use super::server::{self, SERVER_KEYS};
-use super::unit::{self, UNIT_KEYS};
+use crate::config_file::read::{Env, Section, describe};
+use crate::config_file::report::{Report, closest, line_column};
+use crate::config_file::{ConfigError, ConfigErrors};
 use crate::sources::SourceConfig;
-
-/// One mistake in a config file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    /// The file, as given.
-    pub file: PathBuf,
-    /// 1-based line; 0 when the mistake concerns the whole file (it cannot
-    /// be read).
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong and what to change.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
-/// Every mistake found in one config file, in the order they appear in it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-pub struct ConfigErrors(pub Vec<ConfigError>);
+use crate::units::config::{self as unit, UNIT_KEYS};
 
 /// Reads and validates a config file; `env:NAME` values come from the
 /// process environment.

@@ -3,37 +3,29 @@
 //!
 //! [`load_file`] and [`parse_str`] are the only way to a [`Config`]: they
 //! check every value with its position and apply every default once.
-//! `load.rs` reads the file and its sections in turn. Each top-level
-//! section has its file (`server.rs`, `auth.rs`, `unit.rs`); a `[[source]]`
-//! is read by its type's own config in `sources/*/config.rs`, with the
-//! reading toolkit here (`read.rs`: typed values out of one table;
-//! `report.rs`: every mistake with its position; `secret.rs`: values that
-//! hold a key or password and never show it). `tests.rs` holds what the
-//! loader accepts and how it words each mistake.
-//!
-//! Dependencies: `units` and `sources` use this module; this module uses
-//! `sources` in one place only, the [`Config::sources`] list that `load.rs`
-//! fills with `sources::SourceConfig::read` (a source type's fields,
-//! defaults and rules live with that type).
+//! `load.rs` reads the file and hands each section to the part it
+//! configures: `[server]` (`server.rs`) and `[auth]` (`auth.rs`) here,
+//! `[[unit]]` to `units/config.rs`, each `[[source]]` to its type's own
+//! config in `sources/<type>/config.rs`. They all read with the toolkit in
+//! [`config_file`](crate::config_file), which uses nothing else, so the
+//! arrows go one way: `config` uses `units` and `sources`, never the
+//! reverse. `tests.rs` holds what the loader accepts and how it words each
+//! mistake.
 //!
 //! Every field's doc comment is also its user documentation; `docs/config.md`
 //! collects them with the validation rules.
 
 mod auth;
 mod load;
-pub(crate) mod read;
-pub(crate) mod report;
-mod secret;
 mod server;
 #[cfg(test)]
 mod tests;
-mod unit;
 
+pub use crate::config_file::{ConfigError, ConfigErrors, Secret};
+pub use crate::units::{UnitConfig, UnitKind, default_entity_id};
 pub use auth::AuthConfig;
-pub use load::{ConfigError, ConfigErrors, load_file, parse_str, parse_str_with_env};
-pub use secret::Secret;
+pub use load::{load_file, parse_str, parse_str_with_env};
 pub use server::{ServerConfig, Synchronous};
-pub use unit::{UnitConfig, UnitKind, default_entity_id};
 
 use crate::sources::SourceConfig;
 
@@ -49,4 +41,22 @@ pub struct Config {
     /// Units declared up front (`[[unit]]`; others may be created by sources
     /// with `create_units`).
     pub units: Vec<UnitConfig>,
+}
+
+impl Config {
+    /// Adds the simulated house of `homebus run --demo`: its source and its
+    /// units. Units the config already declares at the same address are kept
+    /// as they are.
+    pub fn add_demo(&mut self) {
+        for unit in crate::sources::demo_units() {
+            if !self
+                .units
+                .iter()
+                .any(|u| u.address.eq_ignore_ascii_case(&unit.address))
+            {
+                self.units.push(unit);
+            }
+        }
+        self.sources.push(crate::sources::demo_source());
+    }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::read::Section;
-use super::read::absolute;
-use super::report::Report;
+use crate::config_file::read::Section;
+use crate::config_file::read::absolute;
+use crate::config_file::report::Report;
 
 /// Keys of `[server]`.
 pub(super) const SERVER_KEYS: &[&str] = &[

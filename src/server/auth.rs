@@ -171,7 +171,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::Secret;
+    use crate::config_file::Secret;
 
     fn auth() -> Auth {
         Auth::new(&AuthConfig {

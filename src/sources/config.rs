@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::tls::SourceTls;
 use super::{Backoff, demo, fetch, file, mqtt, sse, websocket};
-use crate::config::read::{Env, Section};
-use crate::config::report::{Report, one_of};
+use crate::config_file::read::{Env, Section};
+use crate::config_file::report::{Report, one_of};
 use crate::format::{Decoding, FORMATS, FormatKind};
 
 /// 8 MiB: the default limit of one SSE line or event.

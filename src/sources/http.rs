@@ -6,8 +6,8 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use toml::Spanned;
 
-use crate::config::read::{Env, Section};
-use crate::config::report::Report;
+use crate::config_file::read::{Env, Section};
+use crate::config_file::report::Report;
 use crate::sources::tls::SourceTls;
 
 /// HTTP method of an `sse` or `fetch` request.

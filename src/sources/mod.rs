@@ -44,7 +44,7 @@ pub use config::{
     SourceKind,
 };
 pub use connect::{OnError, SourceError};
-pub use demo::{DemoConfig, add_demo};
+pub use demo::{DemoConfig, demo_source, demo_units};
 pub use fetch::{DEFAULT_FETCH_INTERVAL, FetchConfig};
 pub use file::{DEFAULT_FILE_INTERVAL, FileConfig};
 pub use http::{Credentials, HttpRequest, Method};

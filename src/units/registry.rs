@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::UnitConfig;
 use super::{EntityState, Unit, UnitKind};
-use crate::config::UnitConfig;
 use crate::interpret::{Command, Reading};
 
 /// Why a unit could not be added or found.

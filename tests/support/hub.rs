@@ -49,7 +49,7 @@ impl TestHub {
     /// house and its source.
     pub fn with_demo() -> Self {
         let mut config = Config::default();
-        homebus::sources::add_demo(&mut config);
+        config.add_demo();
         Self::start_config(config)
     }
 

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, UnitConfig, UnitKind};
 use crate::event::Event;
 use crate::format::FormatKind;
+use crate::units::{UnitConfig, UnitKind};
 
 use super::SourceContext;
 use super::config::{DEFAULT_MAX_EVENT_SIZE, SourceConfig, SourceKind};
@@ -104,26 +104,24 @@ const UNITS: &[DemoUnit] = &[
     },
 ];
 
-/// Adds the demo source and its units to a config, as `--demo` does.
-/// Units the config already declares at the same address are kept as they are.
-pub fn add_demo(config: &mut Config) {
-    for unit in UNITS {
-        if config
-            .units
-            .iter()
-            .any(|u| u.address.eq_ignore_ascii_case(unit.address))
-        {
-            continue;
-        }
-        config.units.push(UnitConfig {
+/// The units of the simulated house, as `--demo` adds them to the config
+/// (`Config::add_demo`).
+pub fn demo_units() -> Vec<UnitConfig> {
+    UNITS
+        .iter()
+        .map(|unit| UnitConfig {
             address: unit.address.to_string(),
             entity_id: Some(unit.entity_id.to_string()),
             kind: unit.kind,
             name: Some(unit.name.to_string()),
             unit_of_measurement: unit.unit_of_measurement.map(str::to_string),
-        });
-    }
-    config.sources.push(SourceConfig {
+        })
+        .collect()
+}
+
+/// The source that drives the simulated house.
+pub fn demo_source() -> SourceConfig {
+    SourceConfig {
         name: DEMO_SOURCE.to_string(),
         events: None,
         format: FormatKind::Raw,
@@ -131,7 +129,7 @@ pub fn add_demo(config: &mut Config) {
         create_units: false,
         max_event_size: DEFAULT_MAX_EVENT_SIZE,
         kind: SourceKind::Demo(DemoConfig),
-    });
+    }
 }
 
 /// A reading that wanders within `[low, high]`, moving every step.
@@ -225,8 +223,8 @@ mod tests {
 
     #[test]
     fn demo_adds_one_source_and_its_units_with_units_of_measure() {
-        let mut config = Config::default();
-        add_demo(&mut config);
+        let mut config = crate::config::Config::default();
+        config.add_demo();
         assert_eq!(config.sources.len(), 1);
         assert!(matches!(config.sources[0].kind, SourceKind::Demo(_)));
         let temperature = config
@@ -240,7 +238,7 @@ mod tests {
 
     #[test]
     fn demo_keeps_a_unit_the_config_already_declares() {
-        let mut config = Config::default();
+        let mut config = crate::config::Config::default();
         config.units.push(UnitConfig {
             address: "porchlight".into(),
             entity_id: Some("switch.front".into()),
@@ -248,7 +246,7 @@ mod tests {
             name: None,
             unit_of_measurement: None,
         });
-        add_demo(&mut config);
+        config.add_demo();
         let porch: Vec<_> = config
             .units
             .iter()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::report::Report;
+use crate::config_file::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::HttpRequest;

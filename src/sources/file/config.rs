@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::config::read::{Section, absolute};
-use crate::config::report::Report;
+use crate::config_file::read::{Section, absolute};
+use crate::config_file::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{SourceKind, SourceType, TypeSection, optional};
 

@@ -3,8 +3,8 @@
 
 use toml::Spanned;
 
-use crate::config::Secret;
-use crate::config::report::Report;
+use crate::config_file::Secret;
+use crate::config_file::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
 use crate::sources::tls::SourceTls;

@@ -1,7 +1,7 @@
 //! `type = "sse"` (Neuro: `SSE`): an HTTP request whose answer is a
 //! Server-Sent Events stream, reconnected when it ends.
 
-use crate::config::report::Report;
+use crate::config_file::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection};
 use crate::sources::http::HttpRequest;

@@ -10,8 +10,8 @@ use rustls::ClientConfig;
 use toml::Spanned;
 
 use super::{TlsConfig, TlsError};
-use crate::config::read::{Section, absolute};
-use crate::config::report::Report;
+use crate::config_file::read::{Section, absolute};
+use crate::config_file::report::Report;
 use crate::sources::config::{TypeSection, optional};
 
 /// The keys a `tls` table takes.

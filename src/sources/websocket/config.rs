@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use crate::config::report::Report;
+use crate::config_file::report::Report;
 use crate::format::FormatKind;
 use crate::sources::config::{ReconnectConfig, SourceKind, SourceType, TypeSection, optional};
 use crate::sources::http::read_headers;

@@ -7,7 +7,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::load::{ConfigError, ConfigErrors};
+use super::{ConfigError, ConfigErrors};
 
 /// The mistakes found so far, in byte offsets of the config text.
 #[derive(Debug)]

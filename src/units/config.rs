@@ -1,17 +1,17 @@
 //! `[[unit]]`: the units declared up front, what kinds exist and the entity
-//! id a unit gets when it sets none. The units module builds its registry
-//! from these; config depends on nothing of it.
+//! id a unit gets when it sets none, read with the config file's toolkit;
+//! `config` holds the list, the registry is built from it.
 
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::read::Section;
-use super::report::Report;
+use crate::config_file::read::Section;
+use crate::config_file::report::Report;
 
 /// Keys of `[[unit]]`.
-pub(super) const UNIT_KEYS: &[&str] = &[
+pub(crate) const UNIT_KEYS: &[&str] = &[
     "address",
     "entity_id",
     "kind",
@@ -97,18 +97,18 @@ pub fn default_entity_id(kind: UnitKind, address: &str) -> String {
 
 /// What one `[[unit]]` yields: its config when valid, and what the
 /// uniqueness checks need.
-pub(super) struct BuiltUnit {
+pub(crate) struct BuiltUnit {
     /// The unit, if nothing in its own table was wrong.
-    pub(super) config: Option<UnitConfig>,
+    pub(crate) config: Option<UnitConfig>,
     /// The address as written.
-    pub(super) address: Option<Spanned<String>>,
+    pub(crate) address: Option<Spanned<String>>,
     /// The entity id in force and where to point: the `entity_id` value, or
     /// the address when the id is derived from it.
-    pub(super) entity_id: Option<(String, Range<usize>, bool)>,
+    pub(crate) entity_id: Option<(String, Range<usize>, bool)>,
 }
 
 /// One `[[unit]]`.
-pub(super) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit {
+pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit {
     let before = report.len();
     let address = section.required_string(report, "address", "\"MOTION\"");
     let kind = match section.value("kind") {
