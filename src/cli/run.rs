@@ -10,7 +10,8 @@ use crate::config::Config;
 /// Options of `homebus run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Config file; without one, built-in defaults are used.
+    /// Config file; default: `homebus.toml` in the working directory if there
+    /// is one, else the built-in defaults.
     #[arg(short, long)]
     pub config: Option<PathBuf>,
     /// Add a simulated house (switches, a dimmer, sensors changing every
