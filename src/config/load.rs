@@ -15,6 +15,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::Config;
 use super::auth::{self, AUTH_KEYS};
+use super::mqtt_out::{self, MQTT_OUT_KEYS};
 use super::read::{Env, Section, describe};
 use super::report::{Report, closest, line_column};
 use super::server::{self, SERVER_KEYS};
@@ -118,7 +119,7 @@ pub fn parse_str_with_env(
     }
 }
 
-const SECTIONS: &[&str] = &["server", "auth", "source", "unit"];
+const SECTIONS: &[&str] = &["server", "auth", "source", "unit", "mqtt_out"];
 
 fn read_document(
     report: &mut Report,
@@ -136,7 +137,7 @@ fn read_document(
                 key.span(),
                 format!(
                     "unknown key `{name}` at the top level; {hint} sections allowed are \
-                     [server], [auth], [[source]] and [[unit]]"
+                     [server], [auth], [[source]], [[unit]] and [mqtt_out]"
                 ),
             );
         }
@@ -157,6 +158,11 @@ fn read_document(
     if let Some(table) = table_section(report, document, "auth") {
         let section = Section::new(report, table.0, table.1, "[auth]".to_string(), AUTH_KEYS);
         config.auth = Some(auth::read(report, &section, env));
+    }
+    if let Some(table) = table_section(report, document, "mqtt_out") {
+        let label = "[mqtt_out]".to_string();
+        let section = Section::new(report, table.0, table.1, label, MQTT_OUT_KEYS);
+        config.mqtt_out = mqtt_out::read(report, &section, env, config_dir);
     }
     if let Some(span) = listen_span
         && config.auth.is_none()

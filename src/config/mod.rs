@@ -3,7 +3,7 @@
 //!
 //! [`load_file`] and [`parse_str`] are the only way to a [`Config`]: they
 //! check every value with its position and apply every default once.
-//! Each top-level section has its file (`server.rs`, `auth.rs`, `unit.rs`);
+//! Each top-level section has its file (`server.rs`, `auth.rs`, `unit.rs`, `mqtt_out.rs`);
 //! a `[[source]]` is read by its type's own config in `sources/*/config.rs`,
 //! with the reading toolkit here (`read.rs`: typed values out of one table;
 //! `report.rs`: every mistake with its position).
@@ -18,6 +18,7 @@
 
 mod auth;
 mod load;
+mod mqtt_out;
 pub(crate) mod read;
 pub(crate) mod report;
 mod secret;
@@ -28,6 +29,7 @@ mod unit;
 
 pub use auth::AuthConfig;
 pub use load::{ConfigError, ConfigErrors, load_file, parse_str, parse_str_with_env};
+pub use mqtt_out::{MqttOutConfig, glob_match, node_name};
 pub use secret::Secret;
 pub use server::{ServerConfig, Synchronous};
 pub use unit::{UnitConfig, UnitKind, default_entity_id};
@@ -46,4 +48,7 @@ pub struct Config {
     /// Units declared up front (`[[unit]]`; others may be created by sources
     /// with `create_units`).
     pub units: Vec<UnitConfig>,
+    /// Where every unit is published over MQTT, with Home Assistant
+    /// discovery (`[mqtt_out]`); absent means no MQTT output.
+    pub mqtt_out: Option<MqttOutConfig>,
 }

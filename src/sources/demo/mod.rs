@@ -121,6 +121,8 @@ pub fn add_demo(config: &mut Config) {
             kind: unit.kind,
             name: Some(unit.name.to_string()),
             unit_of_measurement: unit.unit_of_measurement.map(str::to_string),
+            device_class: None,
+            binary_sensor: false,
         });
     }
     config.sources.push(SourceConfig {
@@ -247,6 +249,8 @@ mod tests {
             kind: UnitKind::Switch,
             name: None,
             unit_of_measurement: None,
+            device_class: None,
+            binary_sensor: false,
         });
         add_demo(&mut config);
         let porch: Vec<_> = config
