@@ -1,6 +1,6 @@
 //! The whole hub put together, as `homebus run` runs it: the bus the config
 //! asks for, the hub on it, the units and source cursors restored from the
-//! database, the sources, and the server with the history routes and the
+//! database, the sources, the MQTT output, and the server with the history routes and the
 //! store's counters; and the orderly stop that takes it apart again.
 //!
 //! One composition, so the command line, the integration tests and the
@@ -17,6 +17,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::bus::{Bus, InProcessBus};
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::outputs::mqtt::{MqttOutStatus, outputs_router};
 use crate::server::metrics::Metrics;
 use crate::server::{ExtraMetrics, ExtraRoutes, Server, ServerError};
 use crate::store::{
@@ -107,12 +108,15 @@ pub async fn start(config: Config) -> Result<RunningHub, StartError> {
     };
     let shutdown = CancellationToken::new();
     let stop_on_drop = shutdown.clone().drop_guard();
-    let tasks = crate::sources::start(hub.clone(), &config.sources, &shutdown, &resume_ids);
+    let mut tasks = crate::sources::start(hub.clone(), &config.sources, &shutdown, &resume_ids);
+    let mqtt_out = crate::outputs::mqtt::start(hub.clone(), &config, shutdown.clone());
+    let mqtt_status = mqtt_out.as_ref().map(|out| out.status.clone());
+    tasks.extend(mqtt_out.map(|out| out.task));
     let server = crate::server::start_with(
         &config,
         hub.clone(),
         shutdown.clone(),
-        extra_routes(persistent.as_ref()),
+        extra_routes(persistent.as_ref(), mqtt_status),
     )
     .await?;
     tracing::info!(
@@ -227,24 +231,37 @@ pub fn restore(hub: &Hub, bus: &PersistentBus) -> Result<HashMap<String, String>
     Ok(resume_ids)
 }
 
-/// The history routes (or the answer that there is no history) and the
-/// store's counters for `/metrics`.
-fn extra_routes(persistent: Option<&Arc<PersistentBus>>) -> ExtraRoutes {
+/// The history routes (or the answer that there is no history),
+/// `/api/outputs`, and the store's and the MQTT output's counters for
+/// `/metrics`.
+fn extra_routes(
+    persistent: Option<&Arc<PersistentBus>>,
+    mqtt_out: Option<Arc<MqttOutStatus>>,
+) -> ExtraRoutes {
+    let history = match persistent {
+        Some(bus) => history_router(bus.store().clone()),
+        None => history_unavailable_router(),
+    };
+    // Weak: the server must not keep the store open past shutdown.
+    let store = persistent.map(Arc::downgrade);
+    let mqtt_metrics = mqtt_out.clone();
+    let metrics: Option<ExtraMetrics> = (store.is_some() || mqtt_metrics.is_some()).then(|| {
+        let metrics: ExtraMetrics = Arc::new(move || {
+            let mut text = store
+                .as_ref()
+                .and_then(|bus| bus.upgrade())
+                .map(|bus| bus.metrics().prometheus())
+                .unwrap_or_default();
+            if let Some(mqtt) = &mqtt_metrics {
+                text.push_str(&mqtt.prometheus());
+            }
+            text
+        });
+        metrics
+    });
     ExtraRoutes {
-        protected: match persistent {
-            Some(bus) => history_router(bus.store().clone()),
-            None => history_unavailable_router(),
-        },
-        metrics: persistent.map(|bus| {
-            // Weak: the server must not keep the store open past shutdown.
-            let bus = Arc::downgrade(bus);
-            let metrics: ExtraMetrics = Arc::new(move || {
-                bus.upgrade()
-                    .map(|bus| bus.metrics().prometheus())
-                    .unwrap_or_default()
-            });
-            metrics
-        }),
+        protected: history.merge(outputs_router(mqtt_out)),
+        metrics,
         ..ExtraRoutes::default()
     }
 }

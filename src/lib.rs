@@ -33,6 +33,8 @@
 //!   subscribers read from.
 //! - [`prometheus`]: the one encoder of the Prometheus text format, for the
 //!   store's and the server's counters on `/metrics`.
+//! - [`outputs`]: what listens on the bus and pushes elsewhere: MQTT out
+//!   (states, Home Assistant discovery, commands back from `…/set`).
 //! - [`store`]: the SQLite database behind the bus: restore, replay, history.
 //! - [`time`]: timestamps in the shape Home Assistant clients parse.
 //! - [`server`]: SSE, WebSocket and REST serving, with auth.
@@ -59,6 +61,7 @@ pub mod format;
 pub mod http_client;
 pub mod hub;
 pub mod interpret;
+pub mod outputs;
 pub mod prometheus;
 pub mod server;
 pub mod sources;

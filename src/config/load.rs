@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::Config;
 use super::auth::{self, AUTH_KEYS};
+use super::mqtt_out::{self, MQTT_OUT_KEYS};
 use super::server::{self, SERVER_KEYS};
 use crate::config_file::read::{Env, Section, describe};
 use crate::config_file::report::{Report, closest, line_column};
@@ -82,7 +83,7 @@ pub fn parse_str_with_env(
     }
 }
 
-const SECTIONS: &[&str] = &["server", "auth", "source", "unit"];
+const SECTIONS: &[&str] = &["server", "auth", "source", "unit", "mqtt_out"];
 
 fn read_document(
     report: &mut Report,
@@ -100,7 +101,7 @@ fn read_document(
                 key.span(),
                 format!(
                     "unknown key `{name}` at the top level; {hint} sections allowed are \
-                     [server], [auth], [[source]] and [[unit]]"
+                     [server], [auth], [[source]], [[unit]] and [mqtt_out]"
                 ),
             );
         }
@@ -121,6 +122,11 @@ fn read_document(
     if let Some(table) = table_section(report, document, "auth") {
         let section = Section::new(report, table.0, table.1, "[auth]".to_string(), AUTH_KEYS);
         config.auth = Some(auth::read(report, &section, env));
+    }
+    if let Some(table) = table_section(report, document, "mqtt_out") {
+        let label = "[mqtt_out]".to_string();
+        let section = Section::new(report, table.0, table.1, label, MQTT_OUT_KEYS);
+        config.mqtt_out = mqtt_out::read(report, &section, env, config_dir);
     }
     if let Some(span) = listen_span
         && config.auth.is_none()

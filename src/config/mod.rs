@@ -4,7 +4,8 @@
 //! [`load_file`] and [`parse_str`] are the only way to a [`Config`]: they
 //! check every value with its position and apply every default once.
 //! `load.rs` reads the file and hands each section to the part it
-//! configures: `[server]` (`server.rs`) and `[auth]` (`auth.rs`) here,
+//! configures: `[server]` (`server.rs`), `[auth]` (`auth.rs`) and `[mqtt_out]`
+//! (`mqtt_out.rs`) here,
 //! `[[unit]]` to `units/config.rs`, each `[[source]]` to its type's own
 //! config in `sources/<type>/config.rs`. They all read with the toolkit in
 //! [`config_file`](crate::config_file), which uses nothing else, so the
@@ -17,6 +18,7 @@
 
 mod auth;
 mod load;
+mod mqtt_out;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,7 @@ pub use crate::config_file::{ConfigError, ConfigErrors, Secret};
 pub use crate::units::{UnitConfig, UnitKind, default_entity_id};
 pub use auth::AuthConfig;
 pub use load::{load_file, parse_str, parse_str_with_env};
+pub use mqtt_out::{MqttOutConfig, glob_match, node_name};
 pub use server::{ServerConfig, Synchronous};
 
 use crate::sources::SourceConfig;
@@ -41,6 +44,9 @@ pub struct Config {
     /// Units declared up front (`[[unit]]`; others may be created by sources
     /// with `create_units`).
     pub units: Vec<UnitConfig>,
+    /// Where every unit is published over MQTT, with Home Assistant
+    /// discovery (`[mqtt_out]`); absent means no MQTT output.
+    pub mqtt_out: Option<MqttOutConfig>,
 }
 
 impl Config {

@@ -442,7 +442,7 @@ fn check_raw_has_one_event(
 
 /// A network URL checked against the schemes its type speaks; `None` (and
 /// reported) when it is missing or does not fit.
-fn read_url(
+pub(crate) fn read_url(
     report: &mut Report,
     section: &Section<'_, '_>,
     type_name: &str,

@@ -43,12 +43,13 @@ pub use config::{
     DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, ReconnectConfig, SourceConfig,
     SourceKind,
 };
+pub(crate) use connect::error_chain;
 pub use connect::{OnError, SourceError};
 pub use demo::{DemoConfig, demo_source, demo_units};
 pub use fetch::{DEFAULT_FETCH_INTERVAL, FetchConfig};
 pub use file::{DEFAULT_FILE_INTERVAL, FileConfig};
 pub use http::{Credentials, HttpRequest, Method};
-pub use mqtt::MqttConfig;
+pub use mqtt::{BrokerAddress, MqttConfig};
 pub use sse::{SseConfig, SseConnectError, SseRequest, open_sse_stream};
 pub use start::{Intake, start};
 pub use status::{SourceState, SourceStatus, SourceStatusView};

@@ -17,6 +17,8 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "kind",
     "name",
     "unit_of_measurement",
+    "device_class",
+    "binary_sensor",
 ];
 
 const UNIT_KINDS: &[(&str, UnitKind)] = &[
@@ -38,6 +40,12 @@ pub struct UnitConfig {
     pub name: Option<String>,
     /// Unit of measurement shown with the value (e.g. `°C`).
     pub unit_of_measurement: Option<String>,
+    /// Home Assistant `device_class` given in MQTT discovery (`temperature`,
+    /// `motion`, …), so HA shows the right icon and unit.
+    pub device_class: Option<String>,
+    /// A switch that HA should show as a read-only `binary_sensor` (a
+    /// motion or door contact) rather than a switch it can toggle.
+    pub binary_sensor: bool,
 }
 
 /// What a unit is, which decides how commands change its state.
@@ -121,6 +129,25 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
     let entity_id = section.string(report, "entity_id");
     let name = section.string(report, "name");
     let unit_of_measurement = section.string(report, "unit_of_measurement");
+    let device_class = section.string(report, "device_class");
+    let binary_sensor = section.bool(report, "binary_sensor").unwrap_or(false);
+    if binary_sensor
+        && kind
+            .as_ref()
+            .is_some_and(|k| *k.get_ref() != UnitKind::Switch)
+    {
+        let span = section
+            .key_span("binary_sensor")
+            .unwrap_or_else(|| section.span());
+        report.add(
+            span,
+            format!(
+                "`binary_sensor = true` in {} is only for units of kind \"switch\" (on/off); \
+                 remove it, or make the unit a switch",
+                section.label()
+            ),
+        );
+    }
 
     if let Some(id) = &entity_id
         && !is_entity_id(id.get_ref())
@@ -152,6 +179,8 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
             kind: *kind.get_ref(),
             name: name.map(Spanned::into_inner),
             unit_of_measurement: unit_of_measurement.map(Spanned::into_inner),
+            device_class: device_class.map(Spanned::into_inner),
+            binary_sensor,
         }),
         _ => None,
     };

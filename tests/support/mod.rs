@@ -9,6 +9,7 @@ pub mod config;
 pub mod hub;
 pub mod hub_process;
 pub mod mosquitto;
+pub mod mqtt_client;
 pub mod peers;
 pub mod server;
 pub mod sse_server;

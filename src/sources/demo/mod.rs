@@ -115,6 +115,8 @@ pub fn demo_units() -> Vec<UnitConfig> {
             kind: unit.kind,
             name: Some(unit.name.to_string()),
             unit_of_measurement: unit.unit_of_measurement.map(str::to_string),
+            device_class: None,
+            binary_sensor: false,
         })
         .collect()
 }
@@ -245,6 +247,8 @@ mod tests {
             kind: UnitKind::Switch,
             name: None,
             unit_of_measurement: None,
+            device_class: None,
+            binary_sensor: false,
         });
         config.add_demo();
         let porch: Vec<_> = config

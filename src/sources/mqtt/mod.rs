@@ -15,7 +15,8 @@ pub(crate) use config::TYPE;
 
 use super::SourceContext;
 use super::connect::{self, Attempt, Ended, Transport, error_chain};
-use super::tls::mqtt_transport;
+use super::tls::{SourceTls, mqtt_transport};
+use crate::config_file::Secret;
 
 /// How often the broker hears from homebus on a quiet connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -26,52 +27,83 @@ const REQUEST_QUEUE: usize = 16;
 /// The broker options a source's config describes; `max_packet` is the
 /// source's `max_event_size`, `shown` its URL without a password.
 pub fn options(config: &MqttConfig, max_packet: usize, shown: &str) -> Result<MqttOptions, String> {
-    let url = url::Url::parse(&config.url)
-        .map_err(|e| format!("`{shown}` is not a URL ({e}); write it as `mqtt://host:1883`"))?;
-    let (transport, default_port) = match url.scheme() {
-        "mqtt" | "tcp" => (rumqttc::Transport::Tcp, 1883),
-        "mqtts" | "ssl" => {
-            crate::http_client::ensure_crypto_provider();
-            let transport = match &config.tls {
-                Some(tls) => mqtt_transport(tls.client.clone()),
-                None => rumqttc::Transport::tls_with_default_config(),
-            };
-            (transport, 8883)
-        }
-        other => {
-            return Err(format!(
-                "`{other}://` is not an MQTT scheme; write `mqtt://host:1883` or `mqtts://host:8883`"
-            ));
-        }
-    };
-    let host = url
-        .host_str()
-        .ok_or_else(|| format!("`{shown}` has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = url.port().unwrap_or(default_port);
     // A random suffix keeps two hubs (or a restarted one) from taking each
     // other's session.
     let client_id = format!("homebus-{:08x}", fastrand::u32(..));
-    let mut options = MqttOptions::new(client_id, host, port);
+    let broker = BrokerAddress {
+        url: &config.url,
+        tls: config.tls.as_ref(),
+        username: config.username.as_deref(),
+        password: config.password.as_ref(),
+        shown,
+    };
+    let mut options = broker.options(client_id)?;
     options
-        .set_transport(transport)
         .set_keep_alive(KEEP_ALIVE)
         .set_clean_session(true)
         .set_max_packet_size(max_packet, max_packet);
-    let user = config
-        .username
-        .clone()
-        .or_else(|| (!url.username().is_empty()).then(|| url.username().to_string()));
-    let password = config
-        .password
-        .as_ref()
-        .map(|p| p.expose().to_string())
-        .or_else(|| url.password().map(str::to_string));
-    if let Some(user) = user {
-        options.set_credentials(user, password.unwrap_or_default());
-    }
     Ok(options)
+}
+
+/// Where a broker is and how to log in: what an `mqtt` source and
+/// `[mqtt_out]` both describe.
+pub struct BrokerAddress<'a> {
+    /// `mqtt://host:1883` or `mqtts://host:8883` (`tcp://`, `ssl://`), with
+    /// an optional user and password.
+    pub url: &'a str,
+    /// The `tls` table, for `mqtts://`.
+    pub tls: Option<&'a SourceTls>,
+    /// The user; wins over one in the URL.
+    pub username: Option<&'a str>,
+    /// The password; wins over one in the URL.
+    pub password: Option<&'a Secret>,
+    /// The URL as messages show it (without a password).
+    pub shown: &'a str,
+}
+
+impl BrokerAddress<'_> {
+    /// rumqttc options for this broker: transport, host, port, credentials.
+    pub fn options(&self, client_id: String) -> Result<MqttOptions, String> {
+        let shown = self.shown;
+        let url = url::Url::parse(self.url)
+            .map_err(|e| format!("`{shown}` is not a URL ({e}); write it as `mqtt://host:1883`"))?;
+        let (transport, default_port) = match url.scheme() {
+            "mqtt" | "tcp" => (rumqttc::Transport::Tcp, 1883),
+            "mqtts" | "ssl" => {
+                crate::http_client::ensure_crypto_provider();
+                let transport = match self.tls {
+                    Some(tls) => mqtt_transport(tls.client.clone()),
+                    None => rumqttc::Transport::tls_with_default_config(),
+                };
+                (transport, 8883)
+            }
+            other => {
+                return Err(format!(
+                    "`{other}://` is not an MQTT scheme; write `mqtt://host:1883` or `mqtts://host:8883`"
+                ));
+            }
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("`{shown}` has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = url.port().unwrap_or(default_port);
+        let mut options = MqttOptions::new(client_id, host, port);
+        options.set_transport(transport);
+        let user = self
+            .username
+            .map(str::to_string)
+            .or_else(|| (!url.username().is_empty()).then(|| url.username().to_string()));
+        let password = self
+            .password
+            .map(|p| p.expose().to_string())
+            .or_else(|| url.password().map(str::to_string));
+        if let Some(user) = user {
+            options.set_credentials(user, password.unwrap_or_default());
+        }
+        Ok(options)
+    }
 }
 
 /// Runs the source until the hub shuts down.
