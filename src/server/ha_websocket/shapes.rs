@@ -206,13 +206,7 @@ pub fn entities_added<'a>(states: impl IntoIterator<Item = &'a EntityState>) -> 
 /// otherwise `c` with what was added or changed (`+`) and the attributes
 /// that went (`-`), as HA's `_state_diff` writes it.
 pub fn entities_body(envelope: &Envelope) -> Option<Bytes> {
-    let BusMessage::State(_) = &envelope.message else {
-        return None;
-    };
-    Some(envelope.encoded(SLOT_ENTITIES, |message| {
-        let BusMessage::State(change) = message else {
-            unreachable!("filtered above")
-        };
+    crate::server::shapes::state_change_encoded(envelope, SLOT_ENTITIES, |change| {
         let body = match (&change.old, &change.new) {
             (_, None) => serde_json::json!({ "r": [change.entity_id] }),
             (None, Some(new)) => entities_added([new]),
@@ -221,7 +215,7 @@ pub fn entities_body(envelope: &Envelope) -> Option<Bytes> {
             }
         };
         to_bytes(&body)
-    }))
+    })
 }
 
 fn state_diff(old: &EntityState, new: &EntityState) -> Value {
