@@ -1,7 +1,7 @@
 //! Every TOML example in README.md and docs/ is a config the hub accepts:
 //! a user who copies one gets no error. Files an example names (TLS
 //! certificates) are made in a temp dir beside it; `env:` values are
-//! supplied.
+//! supplied. README.md links every doc.
 
 mod support;
 
@@ -85,4 +85,17 @@ fn every_toml_example_in_the_docs_is_a_config_homebus_accepts() {
         "TOML examples that homebus refuses:\n\n{}",
         refused.join("\n\n")
     );
+}
+
+#[test]
+fn the_readme_links_every_doc() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let unlinked: Vec<String> = documents()
+        .into_iter()
+        .skip(1)
+        .map(|doc| format!("(docs/{})", doc.file_name().unwrap().to_string_lossy()))
+        .filter(|link| !readme.contains(link.as_str()))
+        .collect();
+    assert!(unlinked.is_empty(), "README.md does not link {unlinked:?}");
 }

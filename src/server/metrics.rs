@@ -19,13 +19,16 @@ pub enum Transport {
     SubscribeEvents,
     /// deCONZ WebSocket push (`/ws` and the WebSocket port).
     WebSocket,
+    /// Home Assistant's WebSocket API (`/api/websocket`), while subscribed.
+    HaWebSocket,
 }
 
 impl Transport {
-    const ALL: [Transport; 3] = [
+    const ALL: [Transport; 4] = [
         Transport::HaStream,
         Transport::SubscribeEvents,
         Transport::WebSocket,
+        Transport::HaWebSocket,
     ];
 
     fn label(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Transport {
             Transport::HaStream => "sse_stream",
             Transport::SubscribeEvents => "sse_subscribe_events",
             Transport::WebSocket => "websocket",
+            Transport::HaWebSocket => "ha_websocket",
         }
     }
 }
@@ -47,7 +51,7 @@ struct Counters {
 /// The server's counters, shared by every connection.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    by_transport: [Counters; 3],
+    by_transport: [Counters; Transport::ALL.len()],
 }
 
 impl Metrics {

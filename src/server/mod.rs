@@ -8,6 +8,7 @@
 //! - [`shapes`]: each output shape's JSON, encoded once per message.
 //! - [`sse_encode`]: the SSE wire format.
 //! - [`ws`]: deCONZ WebSocket push (`/ws` and `server.websocket_port`).
+//! - [`ha_websocket`]: `/api/websocket`, Home Assistant's WebSocket API.
 //! - [`rest`]: states, commands, events, sources, deCONZ config, metrics.
 //! - [`unmatched`]: the events no unit took, with the `[[unit]]` to add.
 //! - [`auth`]: API keys and JWTs.
@@ -23,6 +24,7 @@ pub mod auth;
 mod dashboard;
 pub mod error;
 pub mod fanout;
+pub mod ha_websocket;
 pub mod listener;
 pub mod metrics;
 pub mod rest;
@@ -333,6 +335,8 @@ pub fn router(state: AppState, server: &ServerConfig, extra: ExtraRoutes) -> Rou
     let public = Router::new()
         .route("/healthz", get(rest::healthz))
         .route("/api/{apikey}/config", get(rest::deconz_config))
+        // Authenticated inside the protocol, as Home Assistant does.
+        .route("/api/websocket", get(ha_websocket::upgrade))
         .with_state(state)
         .merge(dashboard::dashboard_router())
         .merge(extra.public);

@@ -71,14 +71,26 @@ pub fn subscribe_events(envelope: &Envelope) -> Option<Bytes> {
 
 /// The deCONZ push message for a state change; fired events have none.
 pub fn deconz(envelope: &Envelope) -> Option<Bytes> {
+    state_change_encoded(envelope, SLOT_DECONZ, |change| {
+        Bytes::from(to_json(&deconz_message(change)))
+    })
+}
+
+/// A shape served for state changes only: `encode`'s bytes, made once in
+/// `slot` and shared; `None` for any other message.
+pub fn state_change_encoded(
+    envelope: &Envelope,
+    slot: usize,
+    encode: impl FnOnce(&StateChange) -> Bytes,
+) -> Option<Bytes> {
     let BusMessage::State(_) = &envelope.message else {
         return None;
     };
-    Some(envelope.encoded(SLOT_DECONZ, |message| {
+    Some(envelope.encoded(slot, |message| {
         let BusMessage::State(change) = message else {
             unreachable!("filtered above")
         };
-        Bytes::from(to_json(&deconz_message(change)))
+        encode(change)
     }))
 }
 

@@ -107,7 +107,9 @@ async fn feed(socket: &mut WebSocket, envelope: &Envelope, sent: &mut u64) -> St
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+/// Sends a close frame with `code` and `reason` (cut to the protocol's
+/// 123 bytes); shared with the HA WebSocket API.
+pub(super) async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     // A close reason is limited to 123 bytes by the protocol.
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
