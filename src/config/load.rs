@@ -14,9 +14,11 @@ use toml::de::{DeTable, DeValue};
 
 use super::Config;
 use super::auth::{self, AUTH_KEYS};
+use super::scripts::{self, SCRIPTS_KEYS};
 use super::server::{self, SERVER_KEYS};
 use crate::config_file::read::{Env, Section, describe};
 use crate::config_file::report::{Report, closest, line_column};
+use crate::config_file::script::load_scripts;
 use crate::config_file::{ConfigError, ConfigErrors};
 use crate::sources::SourceConfig;
 use crate::units::config::{self as unit, UNIT_KEYS};
@@ -74,7 +76,13 @@ pub fn parse_str_with_env(
     };
     let config_dir = file.parent().unwrap_or(Path::new(""));
     let mut report = Report::new(text);
-    let config = read_document(&mut report, document.get_ref(), env, config_dir);
+    let mut config = read_document(&mut report, document.get_ref(), env, config_dir);
+    let all_scripts = config
+        .units
+        .iter_mut()
+        .flat_map(|u| u.scripts.iter_mut())
+        .chain(config.sources.iter_mut().flat_map(|s| s.scripts.iter_mut()));
+    load_scripts(&mut report, file, config_dir, &config.scripts, all_scripts);
     if report.is_empty() {
         Ok(config)
     } else {
@@ -82,7 +90,7 @@ pub fn parse_str_with_env(
     }
 }
 
-const SECTIONS: &[&str] = &["server", "auth", "source", "unit"];
+const SECTIONS: &[&str] = &["server", "auth", "source", "unit", "scripts"];
 
 fn read_document(
     report: &mut Report,
@@ -100,7 +108,7 @@ fn read_document(
                 key.span(),
                 format!(
                     "unknown key `{name}` at the top level; {hint} sections allowed are \
-                     [server], [auth], [[source]] and [[unit]]"
+                     [server], [auth], [scripts], [[source]] and [[unit]]"
                 ),
             );
         }
@@ -136,6 +144,17 @@ fn read_document(
                 config.server.listen
             ),
         );
+    }
+
+    if let Some(table) = table_section(report, document, "scripts") {
+        let section = Section::new(
+            report,
+            table.0,
+            table.1,
+            "[scripts]".to_string(),
+            SCRIPTS_KEYS,
+        );
+        config.scripts = scripts::read(report, &section);
     }
 
     let mut names = Vec::new();

@@ -17,10 +17,12 @@
 
 mod auth;
 mod load;
+mod scripts;
 mod server;
 #[cfg(test)]
 mod tests;
 
+pub use crate::config_file::script::{ScriptLimits, ScriptOrigin, ScriptText};
 pub use crate::config_file::{ConfigError, ConfigErrors, Secret};
 pub use crate::units::{UnitConfig, UnitKind, default_entity_id};
 pub use auth::AuthConfig;
@@ -41,6 +43,8 @@ pub struct Config {
     /// Units declared up front (`[[unit]]`; others may be created by sources
     /// with `create_units`).
     pub units: Vec<UnitConfig>,
+    /// The bounds of each script run (`[scripts]`).
+    pub scripts: ScriptLimits,
 }
 
 impl Config {

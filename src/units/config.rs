@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::config_file::read::Section;
 use crate::config_file::report::Report;
+use crate::config_file::script::ScriptText;
 
 /// Keys of `[[unit]]`.
 pub(crate) const UNIT_KEYS: &[&str] = &[
@@ -17,6 +18,9 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "kind",
     "name",
     "unit_of_measurement",
+    "on_script",
+    "off_script",
+    "value_script",
 ];
 
 const UNIT_KINDS: &[(&str, UnitKind)] = &[
@@ -38,6 +42,29 @@ pub struct UnitConfig {
     pub name: Option<String>,
     /// Unit of measurement shown with the value (e.g. `°C`).
     pub unit_of_measurement: Option<String>,
+    /// `on_script`, `off_script`, `value_script`.
+    pub scripts: UnitScripts,
+}
+
+/// A unit's scripts (XTension's On, Off and value scripts), each a `.rhai`
+/// file or inline code.
+#[derive(Debug, Clone, Default)]
+pub struct UnitScripts {
+    /// `on_script`: runs on every On command to the unit.
+    pub on: Option<ScriptText>,
+    /// `off_script`: runs on every Off command.
+    pub off: Option<ScriptText>,
+    /// `value_script`: runs on every value set (`value`, `previous` in scope).
+    pub value: Option<ScriptText>,
+}
+
+impl UnitScripts {
+    /// Each script present, to load and compile them all.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut ScriptText> {
+        [&mut self.on, &mut self.off, &mut self.value]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// What a unit is, which decides how commands change its state.
@@ -121,6 +148,11 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
     let entity_id = section.string(report, "entity_id");
     let name = section.string(report, "name");
     let unit_of_measurement = section.string(report, "unit_of_measurement");
+    let scripts = UnitScripts {
+        on: section.script(report, "on_script"),
+        off: section.script(report, "off_script"),
+        value: section.script(report, "value_script"),
+    };
 
     if let Some(id) = &entity_id
         && !is_entity_id(id.get_ref())
@@ -152,6 +184,7 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
             kind: *kind.get_ref(),
             name: name.map(Spanned::into_inner),
             unit_of_measurement: unit_of_measurement.map(Spanned::into_inner),
+            scripts,
         }),
         _ => None,
     };

@@ -115,6 +115,7 @@ pub fn demo_units() -> Vec<UnitConfig> {
             kind: unit.kind,
             name: Some(unit.name.to_string()),
             unit_of_measurement: unit.unit_of_measurement.map(str::to_string),
+            scripts: Default::default(),
         })
         .collect()
 }
@@ -129,6 +130,7 @@ pub fn demo_source() -> SourceConfig {
         create_units: false,
         max_event_size: DEFAULT_MAX_EVENT_SIZE,
         kind: SourceKind::Demo(DemoConfig),
+        scripts: Default::default(),
     }
 }
 
@@ -245,6 +247,7 @@ mod tests {
             kind: UnitKind::Switch,
             name: None,
             unit_of_measurement: None,
+            scripts: Default::default(),
         });
         config.add_demo();
         let porch: Vec<_> = config
