@@ -51,6 +51,9 @@ pub enum StartError {
          raise the process limits or stop other programs"
     )]
     FanoutThread(std::io::Error),
+    /// A script did not compile.
+    #[error(transparent)]
+    Scripts(#[from] crate::scripts::ScriptsError),
     /// The `[[unit]]` entries contradict each other.
     #[error("the units in the config do not fit together: {0}")]
     Units(UnitError),
@@ -100,7 +103,15 @@ pub async fn start(config: Config) -> Result<RunningHub, StartError> {
         Some(bus) => bus.clone(),
         None => in_memory_bus(held, lag_limit)?,
     };
-    let hub = Arc::new(Hub::new(&config, bus).map_err(StartError::Units)?);
+    let scripts = crate::scripts::Scripts::start(&config)?;
+    let mut hub = Hub::new(&config, bus).map_err(StartError::Units)?;
+    if let Some(scripts) = &scripts {
+        hub = hub.with_script_hook(scripts.clone());
+    }
+    let hub = Arc::new(hub);
+    if let Some(scripts) = &scripts {
+        scripts.attach(&hub);
+    }
     let resume_ids = match &persistent {
         Some(bus) => restore(&hub, bus)?,
         None => HashMap::new(),
@@ -112,7 +123,7 @@ pub async fn start(config: Config) -> Result<RunningHub, StartError> {
         &config,
         hub.clone(),
         shutdown.clone(),
-        extra_routes(persistent.as_ref()),
+        extra_routes(persistent.as_ref(), scripts),
     )
     .await?;
     tracing::info!(
@@ -229,22 +240,36 @@ pub fn restore(hub: &Hub, bus: &PersistentBus) -> Result<HashMap<String, String>
 
 /// The history routes (or the answer that there is no history) and the
 /// store's counters for `/metrics`.
-fn extra_routes(persistent: Option<&Arc<PersistentBus>>) -> ExtraRoutes {
+fn extra_routes(
+    persistent: Option<&Arc<PersistentBus>>,
+    scripts: Option<Arc<crate::scripts::Scripts>>,
+) -> ExtraRoutes {
+    let store = persistent.map(|bus| {
+        // Weak: the server must not keep the store open past shutdown.
+        let bus = Arc::downgrade(bus);
+        move || {
+            bus.upgrade()
+                .map(|bus| bus.metrics().prometheus())
+                .unwrap_or_default()
+        }
+    });
+    let scripts = scripts.map(|s| Arc::downgrade(&s));
+    let metrics: Option<ExtraMetrics> = (store.is_some() || scripts.is_some()).then(|| {
+        let metrics: ExtraMetrics = Arc::new(move || {
+            let mut text = store.as_ref().map(|f| f()).unwrap_or_default();
+            if let Some(scripts) = scripts.as_ref().and_then(std::sync::Weak::upgrade) {
+                text.push_str(&scripts.prometheus());
+            }
+            text
+        });
+        metrics
+    });
     ExtraRoutes {
         protected: match persistent {
             Some(bus) => history_router(bus.store().clone()),
             None => history_unavailable_router(),
         },
-        metrics: persistent.map(|bus| {
-            // Weak: the server must not keep the store open past shutdown.
-            let bus = Arc::downgrade(bus);
-            let metrics: ExtraMetrics = Arc::new(move || {
-                bus.upgrade()
-                    .map(|bus| bus.metrics().prometheus())
-                    .unwrap_or_default()
-            });
-            metrics
-        }),
+        metrics,
         ..ExtraRoutes::default()
     }
 }

@@ -29,6 +29,8 @@
 //! - [`hub`]: applies the sources' events and the API's commands to the units
 //!   and publishes each change on the bus as a [`bus::StateChange`]; it
 //!   starts nothing.
+//! - [`scripts`]: the units' and sources' Rhai scripts, run on their own
+//!   thread through the hub's script hook, each run bounded.
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
 //! - [`prometheus`]: the one encoder of the Prometheus text format, for the
@@ -46,7 +48,7 @@
 //! `sse`, `format`, `event`, `interpret`, `prometheus`, `time`) use no other
 //! module. Above them, each module uses only those before it in this order:
 //! `units`, `sources`, `config` (which assembles the sections `units` and
-//! `sources` read), `bus`, `hub`, `store`, `server`, `app`, `cli`. The list
+//! `sources` read), `bus`, `hub`, `scripts`, `store`, `server`, `app`, `cli`. The list
 //! above is in the order data flows; this one is the order of use.
 
 pub mod app;
@@ -60,6 +62,7 @@ pub mod http_client;
 pub mod hub;
 pub mod interpret;
 pub mod prometheus;
+pub mod scripts;
 pub mod server;
 pub mod sources;
 pub mod sse;

@@ -334,5 +334,5 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "script_tests.rs"]
+#[path = "script/tests.rs"]
 mod config_tests;
