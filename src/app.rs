@@ -52,6 +52,9 @@ pub enum StartError {
          raise the process limits or stop other programs"
     )]
     FanoutThread(std::io::Error),
+    /// A script did not compile.
+    #[error(transparent)]
+    Scripts(#[from] crate::scripts::ScriptsError),
     /// The `[[unit]]` entries contradict each other.
     #[error("the units in the config do not fit together: {0}")]
     Units(UnitError),
@@ -101,7 +104,15 @@ pub async fn start(config: Config) -> Result<RunningHub, StartError> {
         Some(bus) => bus.clone(),
         None => in_memory_bus(held, lag_limit)?,
     };
-    let hub = Arc::new(Hub::new(&config, bus).map_err(StartError::Units)?);
+    let scripts = crate::scripts::Scripts::start(&config)?;
+    let mut hub = Hub::new(&config, bus).map_err(StartError::Units)?;
+    if let Some(scripts) = &scripts {
+        hub = hub.with_script_hook(scripts.clone());
+    }
+    let hub = Arc::new(hub);
+    if let Some(scripts) = &scripts {
+        scripts.attach(&hub);
+    }
     let resume_ids = match &persistent {
         Some(bus) => restore(&hub, bus)?,
         None => HashMap::new(),
@@ -116,7 +127,7 @@ pub async fn start(config: Config) -> Result<RunningHub, StartError> {
         &config,
         hub.clone(),
         shutdown.clone(),
-        extra_routes(persistent.as_ref(), mqtt_status),
+        extra_routes(persistent.as_ref(), mqtt_status, scripts),
     )
     .await?;
     tracing::info!(
@@ -232,20 +243,24 @@ pub fn restore(hub: &Hub, bus: &PersistentBus) -> Result<HashMap<String, String>
 }
 
 /// The history routes (or the answer that there is no history),
-/// `/api/outputs`, and the store's and the MQTT output's counters for
-/// `/metrics`.
+/// `/api/outputs`, and the counters of the store, the MQTT output and the
+/// scripts for `/metrics`.
 fn extra_routes(
     persistent: Option<&Arc<PersistentBus>>,
     mqtt_out: Option<Arc<MqttOutStatus>>,
+    scripts: Option<Arc<crate::scripts::Scripts>>,
 ) -> ExtraRoutes {
     let history = match persistent {
         Some(bus) => history_router(bus.store().clone()),
         None => history_unavailable_router(),
     };
-    // Weak: the server must not keep the store open past shutdown.
+    // Weak: the server must keep neither the store nor the scripts alive
+    // past shutdown.
     let store = persistent.map(Arc::downgrade);
+    let scripts = scripts.map(|s| Arc::downgrade(&s));
     let mqtt_metrics = mqtt_out.clone();
-    let metrics: Option<ExtraMetrics> = (store.is_some() || mqtt_metrics.is_some()).then(|| {
+    let any = store.is_some() || mqtt_metrics.is_some() || scripts.is_some();
+    let metrics: Option<ExtraMetrics> = any.then(|| {
         let metrics: ExtraMetrics = Arc::new(move || {
             let mut text = store
                 .as_ref()
@@ -254,6 +269,9 @@ fn extra_routes(
                 .unwrap_or_default();
             if let Some(mqtt) = &mqtt_metrics {
                 text.push_str(&mqtt.prometheus());
+            }
+            if let Some(scripts) = scripts.as_ref().and_then(std::sync::Weak::upgrade) {
+                text.push_str(&scripts.prometheus());
             }
             text
         });

@@ -18,11 +18,43 @@ use crate::interpret::{Command, interpret};
 use crate::sources::{self, SourceStatus, SourceStatusView};
 use crate::units::{Applied, EntityState, UnitError, UnitRegistry, UnmatchedEvents, UnmatchedList};
 
-/// Receives the plain-text data that the rules do not turn into a state
-/// (the XTension "script handler").
+/// Where the hub tells the scripts what happened (the XTension "script
+/// handler"): a trait, so the hub does not depend on the scripts that use it.
+/// Called under the hub's lock: an implementation must only queue work.
 pub trait ScriptHook: Send + Sync {
-    /// `unit` is the addressed unit's state, if there is one.
+    /// Plain-text data that the rules do not turn into a state; `unit` is
+    /// the addressed unit's state, if there is one.
     fn on_text(&self, event: &Event, unit: Option<&EntityState>, text: &str);
+
+    /// An On, Off or value command reached a unit (from a source, the API
+    /// or a script), whether or not it changed the state.
+    fn on_command(&self, _seen: CommandSeen<'_>) {}
+
+    /// A source's connection was refused or lost (the interface error handler).
+    fn on_source_error(&self, _error: sources::SourceError<'_>) {}
+}
+
+/// A command as a unit received it, for [`ScriptHook::on_command`].
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSeen<'a> {
+    /// The unit's address as the command named it.
+    pub address: &'a str,
+    /// On, Off or SetValue.
+    pub command: &'a Command,
+    /// The state before, when the command changed it.
+    pub old: Option<&'a EntityState>,
+    /// The state after, when the command changed it.
+    pub new: Option<&'a EntityState>,
+    /// The source event that carried the command; `None` for the API and scripts.
+    pub event: Option<&'a Event>,
+}
+
+impl CommandSeen<'_> {
+    /// Whether scripts hear of this command: On, Off and values do, attribute
+    /// merges and text do not.
+    fn runs_scripts(command: &Command) -> bool {
+        matches!(command, Command::On | Command::Off | Command::SetValue(_))
+    }
 }
 
 /// The default script hook: writes the text to the log.
@@ -161,6 +193,16 @@ impl Hub {
         event.seq = core.take_seq();
         let now = event.received_at;
         let applied = core.registry.apply(&event.name, &command, create, now);
+        if CommandSeen::runs_scripts(&command) && !matches!(applied, Applied::NoUnit) {
+            let (old, new) = states_of(&applied);
+            self.script.on_command(CommandSeen {
+                address: &event.name,
+                command: &command,
+                old,
+                new,
+                event: Some(&event),
+            });
+        }
         if let Command::Text(text) = &command {
             let unit = core
                 .registry
@@ -235,7 +277,18 @@ impl Hub {
     ) -> Result<Option<Arc<Envelope>>, UnitError> {
         let mut core = self.core.lock().expect("hub lock");
         let now = Utc::now();
-        match core.registry.apply(address, command, false, now) {
+        let applied = core.registry.apply(address, command, false, now);
+        if CommandSeen::runs_scripts(command) && !matches!(applied, Applied::NoUnit) {
+            let (old, new) = states_of(&applied);
+            self.script.on_command(CommandSeen {
+                address,
+                command,
+                old,
+                new,
+                event: None,
+            });
+        }
+        match applied {
             Applied::NoUnit => Err(UnitError::UnknownAddress(address.to_string())),
             Applied::Unchanged => Ok(None),
             Applied::Changed { old, new } => Ok(Some(self.publish_change(&mut core, old, new))),
@@ -311,10 +364,20 @@ impl Hub {
     }
 }
 
+/// The states before and after of a command that changed something.
+fn states_of(applied: &Applied) -> (Option<&EntityState>, Option<&EntityState>) {
+    match applied {
+        Applied::Changed { old, new } => (old.as_ref(), Some(new)),
+        Applied::NoUnit | Applied::Unchanged => (None, None),
+    }
+}
+
 /// The interface error handler: the status and the log already show the
-/// error; the scripts' `on_error` will run here.
+/// error; the scripts' `on_error` runs through the script hook.
 impl sources::OnError for Hub {
-    fn source_error(&self, _error: sources::SourceError<'_>) {}
+    fn source_error(&self, error: sources::SourceError<'_>) {
+        self.script.on_source_error(error);
+    }
 }
 
 impl sources::Intake for Hub {

@@ -29,6 +29,8 @@
 //! - [`hub`]: applies the sources' events and the API's commands to the units
 //!   and publishes each change on the bus as a [`bus::StateChange`]; it
 //!   starts nothing.
+//! - [`scripts`]: the units' and sources' Rhai scripts, run on their own
+//!   thread through the hub's script hook, each run bounded.
 //! - [`bus`]: where every change is published, numbered by `seq`, and where
 //!   subscribers read from.
 //! - [`prometheus`]: the one encoder of the Prometheus text format, for the
@@ -48,7 +50,7 @@
 //! `sse`, `format`, `event`, `interpret`, `prometheus`, `time`) use no other
 //! module. Above them, each module uses only those before it in this order:
 //! `units`, `sources`, `config` (which assembles the sections `units` and
-//! `sources` read), `bus`, `hub`, `store`, `server`, `app`, `cli`. The list
+//! `sources` read), `bus`, `hub`, `scripts`, `store`, `server`, `app`, `cli`. The list
 //! above is in the order data flows; this one is the order of use.
 
 pub mod app;
@@ -63,6 +65,7 @@ pub mod hub;
 pub mod interpret;
 pub mod outputs;
 pub mod prometheus;
+pub mod scripts;
 pub mod server;
 pub mod sources;
 pub mod sse;

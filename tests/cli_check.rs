@@ -152,3 +152,27 @@ fn a_bare_number_for_reconnect_is_refused_with_a_hint_in_milliseconds() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_script_syntax_error_is_printed_at_the_script_files_line_and_column_and_run_refuses_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("motion.rhai");
+    std::fs::write(&script, "// turn the hall on\nunit(\"HALL\").on(;\n").unwrap();
+    let path = write(
+        dir.path(),
+        "[[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\non_script = \"motion.rhai\"\n",
+    );
+    let checked = stderr(&check(&path));
+    let first = checked.lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.starts_with(&format!("{}:2:", script.display())),
+        "{checked}"
+    );
+    assert!(first.contains("Rhai syntax error"), "{checked}");
+    let run = homebus(["run", "-c"])
+        .arg(&path)
+        .output()
+        .expect("the homebus binary runs");
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains(&first), "{}", stderr(&run));
+}

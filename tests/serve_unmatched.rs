@@ -102,7 +102,7 @@ async fn an_event_leaves_the_list_once_a_unit_exists_for_its_name() {
     })
     .await;
     let config = source("sse", "porch", &porch.base, "")
-        + &source("sse", "zigbee", &creator.base, "create_units = true");
+        + source("sse", "zigbee", &creator.base, "create_units = true").as_str();
     let server = TestServer::start(&config).await;
     wait_unmatched(&server, "humidity", 1).await;
 

@@ -150,7 +150,7 @@ async fn several_events_in_one_file_are_all_applied() {
         "event=\"temperature_file\";data=19\nevent=\"usermessage\";data=\"HELLO NĖURO!\"\nevent=\"door\";data=on\n",
     )
     .unwrap();
-    let toml = config(path.to_str().unwrap(), "") + &unit("door", "switch");
+    let toml = config(path.to_str().unwrap(), "") + unit("door", "switch").as_str();
     let hub = TestHub::start(&toml);
     hub.wait_state_is("sensor.temperature_file", "19").await;
     hub.wait_state_is("switch.door", "on").await;

@@ -22,7 +22,7 @@ async fn dashboard_stream_drives_a_sensor() {
     let server =
         ScriptedServer::start(|_| ticking("temperature_sse", Duration::from_millis(5))).await;
     let hub = TestHub::start(
-        &(source("sse", "dash", &server.base, "") + &unit("temperature_sse", "sensor")),
+        &(source("sse", "dash", &server.base, "") + unit("temperature_sse", "sensor").as_str()),
     );
     hub.wait_state("sensor.temperature_sse", "past 3", |s| {
         s.state.parse::<u64>().is_ok_and(|n| n >= 3)
@@ -33,22 +33,26 @@ async fn dashboard_stream_drives_a_sensor() {
 #[tokio::test]
 async fn event_with_no_data_turns_a_switch_on() {
     let server = ScriptedServer::sending("event: Motion\n\n").await;
-    let hub = TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("MOTION", "switch")));
+    let hub = TestHub::start(
+        &(source("sse", "cam", &server.base, "") + unit("MOTION", "switch").as_str()),
+    );
     hub.wait_state_is("switch.motion", "on").await;
 }
 
 #[tokio::test]
 async fn true_data_turns_a_switch_on() {
     let server = ScriptedServer::sending("event: Door\ndata: True\n\n").await;
-    let hub = TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("door", "switch")));
+    let hub =
+        TestHub::start(&(source("sse", "cam", &server.base, "") + unit("door", "switch").as_str()));
     hub.wait_state_is("switch.door", "on").await;
 }
 
 #[tokio::test]
 async fn decimal_comma_sets_a_dimmer_value() {
     let server = ScriptedServer::sending("event: Brightness\ndata: 47,5\n\n").await;
-    let hub =
-        TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("BRIGHTNESS", "dimmer")));
+    let hub = TestHub::start(
+        &(source("sse", "cam", &server.base, "") + unit("BRIGHTNESS", "dimmer").as_str()),
+    );
     hub.wait_state_is("light.brightness", "on").await;
     assert_eq!(
         hub.entity("light.brightness").unwrap().attributes["value"],
@@ -59,8 +63,9 @@ async fn decimal_comma_sets_a_dimmer_value() {
 #[tokio::test]
 async fn decimal_comma_on_a_sensor_reads_with_a_point() {
     let server = ScriptedServer::sending("event: Brightness\ndata: 47,5\n\n").await;
-    let hub =
-        TestHub::start(&(source("sse", "cam", &server.base, "") + &unit("BRIGHTNESS", "sensor")));
+    let hub = TestHub::start(
+        &(source("sse", "cam", &server.base, "") + unit("BRIGHTNESS", "sensor").as_str()),
+    );
     hub.wait_state_is("sensor.brightness", "47.5").await;
 }
 
@@ -68,8 +73,8 @@ async fn decimal_comma_on_a_sensor_reads_with_a_point() {
 async fn events_outside_the_whitelist_are_dropped_ignoring_case() {
     let server = ScriptedServer::sending("event: Door\ndata: on\n\nevent: MOTION\n\n").await;
     let config = source("sse", "cam", &server.base, "events = [\"motion\"]")
-        + &unit("Door", "switch")
-        + &unit("Motion", "switch");
+        + unit("Door", "switch").as_str()
+        + unit("Motion", "switch").as_str();
     let hub = TestHub::start(&config);
     hub.wait_state_is("switch.motion", "on").await;
     assert_eq!(hub.state("switch.door").as_deref(), Some("unknown"));
@@ -91,7 +96,7 @@ async fn request_has_accept_header_method_body_and_configured_headers() {
         "cam",
         &format!("{}/events?x=1", server.base),
         "method = \"POST\"\nbody = '{\"subscribe\":true}'\nheaders = { X-Camera = \"hall\" }",
-    ) + &unit("door", "switch");
+    ) + unit("door", "switch").as_str();
     let hub = TestHub::start(&config);
     hub.wait_state_is("switch.door", "on").await;
     let request = server.request(0).unwrap();
@@ -133,8 +138,9 @@ async fn reconnect_sends_last_event_id_and_nothing_is_lost_or_doubled() {
         sse_then_hang(vec![numbered(after + 1, 10)])
     })
     .await;
-    let hub =
-        TestHub::start(&(source("sse", "counter", &server.base, "") + &unit("counter", "sensor")));
+    let hub = TestHub::start(
+        &(source("sse", "counter", &server.base, "") + unit("counter", "sensor").as_str()),
+    );
     let mut subscription = hub.hub.bus().subscribe(Some(0)).unwrap();
     let mut seen = Vec::new();
     within("ten events, 1 to 10, through the bus", async {
@@ -166,7 +172,8 @@ async fn reconnect_sends_last_event_id_and_nothing_is_lost_or_doubled() {
 
 /// A second, healthy source proves the hub keeps serving while one fails.
 fn with_healthy_neighbour(bad: String, healthy: &ScriptedServer) -> String {
-    bad + &source("sse", "healthy", &healthy.base, "") + &unit("temperature_sse", "sensor")
+    bad + source("sse", "healthy", &healthy.base, "").as_str()
+        + unit("temperature_sse", "sensor").as_str()
 }
 
 async fn healthy_keeps_ticking(hub: &TestHub) {
@@ -246,8 +253,9 @@ async fn invalid_utf8_is_replaced_and_the_stream_goes_on() {
         )])
     })
     .await;
-    let config =
-        source("sse", "cam", &server.base, "") + &unit("Door", "switch") + &unit("Note", "sensor");
+    let config = source("sse", "cam", &server.base, "")
+        + unit("Door", "switch").as_str()
+        + unit("Note", "sensor").as_str();
     let hub = TestHub::start(&config);
     hub.wait_state_is("switch.door", "on").await;
     assert_eq!(

@@ -15,9 +15,11 @@ use toml::de::{DeTable, DeValue};
 use super::Config;
 use super::auth::{self, AUTH_KEYS};
 use super::mqtt_out::{self, MQTT_OUT_KEYS};
+use super::scripts::{self, SCRIPTS_KEYS};
 use super::server::{self, SERVER_KEYS};
 use crate::config_file::read::{Env, Section, describe};
 use crate::config_file::report::{Report, closest, line_column};
+use crate::config_file::script::load_scripts;
 use crate::config_file::{ConfigError, ConfigErrors};
 use crate::sources::SourceConfig;
 use crate::units::config::{self as unit, UNIT_KEYS};
@@ -75,7 +77,13 @@ pub fn parse_str_with_env(
     };
     let config_dir = file.parent().unwrap_or(Path::new(""));
     let mut report = Report::new(text);
-    let config = read_document(&mut report, document.get_ref(), env, config_dir);
+    let mut config = read_document(&mut report, document.get_ref(), env, config_dir);
+    let all_scripts = config
+        .units
+        .iter_mut()
+        .flat_map(|u| u.scripts.iter_mut())
+        .chain(config.sources.iter_mut().flat_map(|s| s.scripts.iter_mut()));
+    load_scripts(&mut report, file, config_dir, &config.scripts, all_scripts);
     if report.is_empty() {
         Ok(config)
     } else {
@@ -83,7 +91,7 @@ pub fn parse_str_with_env(
     }
 }
 
-const SECTIONS: &[&str] = &["server", "auth", "source", "unit", "mqtt_out"];
+const SECTIONS: &[&str] = &["server", "auth", "source", "unit", "scripts", "mqtt_out"];
 
 fn read_document(
     report: &mut Report,
@@ -101,7 +109,7 @@ fn read_document(
                 key.span(),
                 format!(
                     "unknown key `{name}` at the top level; {hint} sections allowed are \
-                     [server], [auth], [[source]], [[unit]] and [mqtt_out]"
+                     [server], [auth], [scripts], [[source]], [[unit]] and [mqtt_out]"
                 ),
             );
         }
@@ -142,6 +150,17 @@ fn read_document(
                 config.server.listen
             ),
         );
+    }
+
+    if let Some(table) = table_section(report, document, "scripts") {
+        let section = Section::new(
+            report,
+            table.0,
+            table.1,
+            "[scripts]".to_string(),
+            SCRIPTS_KEYS,
+        );
+        config.scripts = scripts::read(report, &section);
     }
 
     let mut names = Vec::new();

@@ -19,10 +19,12 @@
 mod auth;
 mod load;
 mod mqtt_out;
+mod scripts;
 mod server;
 #[cfg(test)]
 mod tests;
 
+pub use crate::config_file::script::{ScriptLimits, ScriptOrigin, ScriptText};
 pub use crate::config_file::{ConfigError, ConfigErrors, Secret};
 pub use crate::units::{UnitConfig, UnitKind, default_entity_id};
 pub use auth::AuthConfig;
@@ -47,6 +49,8 @@ pub struct Config {
     /// Where every unit is published over MQTT, with Home Assistant
     /// discovery (`[mqtt_out]`); absent means no MQTT output.
     pub mqtt_out: Option<MqttOutConfig>,
+    /// The bounds of each script run (`[scripts]`).
+    pub scripts: ScriptLimits,
 }
 
 impl Config {

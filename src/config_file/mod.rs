@@ -11,11 +11,14 @@
 //! - `read.rs`: typed values out of one table (`Section`).
 //! - `report.rs`: the mistakes found so far, turned into errors with positions.
 //! - `error.rs`: [`ConfigError`] and [`ConfigErrors`], what the user sees.
+//! - `script.rs`: scripts as configured (file or inline code), the limits
+//!   of `[scripts]` and the sandboxed engine they compile with.
 //! - `secret.rs`: [`Secret`], a value whose `Debug` never shows it.
 
 mod error;
 pub(crate) mod read;
 pub(crate) mod report;
+pub mod script;
 mod secret;
 
 pub use error::{ConfigError, ConfigErrors};

@@ -15,6 +15,8 @@ pub(crate) struct Report<'t> {
     /// The config text, to turn offsets into lines.
     text: &'t str,
     mistakes: Vec<(Range<usize>, String)>,
+    /// Mistakes in other files the config names (a script's syntax error).
+    elsewhere: Vec<ConfigError>,
 }
 
 impl<'t> Report<'t> {
@@ -23,6 +25,7 @@ impl<'t> Report<'t> {
         Report {
             text,
             mistakes: Vec::new(),
+            elsewhere: Vec::new(),
         }
     }
 
@@ -37,14 +40,24 @@ impl<'t> Report<'t> {
         self.mistakes.push((span, message.into()));
     }
 
+    /// Notes a mistake in another file the config names, at its own place.
+    pub(crate) fn add_in_file(&mut self, error: ConfigError) {
+        self.elsewhere.push(error);
+    }
+
+    /// The config text.
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
+    }
+
     /// Whether nothing was found.
     pub(crate) fn is_empty(&self) -> bool {
-        self.mistakes.is_empty()
+        self.mistakes.is_empty() && self.elsewhere.is_empty()
     }
 
     /// How many mistakes were found so far, to tell whether a section added any.
     pub(crate) fn len(&self) -> usize {
-        self.mistakes.len()
+        self.mistakes.len() + self.elsewhere.len()
     }
 
     /// The mistakes as errors, in the order they appear in the file.
@@ -65,6 +78,7 @@ impl<'t> Report<'t> {
                         message,
                     }
                 })
+                .chain(self.elsewhere)
                 .collect(),
         )
     }

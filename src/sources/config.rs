@@ -12,6 +12,7 @@ use super::tls::SourceTls;
 use super::{Backoff, demo, fetch, file, mqtt, sse, websocket};
 use crate::config_file::read::{Env, Section};
 use crate::config_file::report::{Report, one_of};
+use crate::config_file::script::ScriptText;
 use crate::format::{Decoding, FORMATS, FormatKind};
 
 /// 8 MiB: the default limit of one SSE line or event.
@@ -45,6 +46,28 @@ pub struct SourceConfig {
     pub max_event_size: usize,
     /// `type` and the fields that only that type takes.
     pub kind: SourceKind,
+    /// `on_unparsed` and `on_error`.
+    pub scripts: SourceScripts,
+}
+
+/// A source's scripts, each a `.rhai` file or inline code.
+#[derive(Debug, Clone, Default)]
+pub struct SourceScripts {
+    /// `on_unparsed`: runs with data no rule could read (`event`, `data`,
+    /// `source` in scope).
+    pub on_unparsed: Option<ScriptText>,
+    /// `on_error`: the interface error handler, run when a connection is
+    /// refused or lost (`error`, `source`, `attempt` in scope).
+    pub on_error: Option<ScriptText>,
+}
+
+impl SourceScripts {
+    /// Each script present, to load and compile them all.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut ScriptText> {
+        [&mut self.on_unparsed, &mut self.on_error]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// A source's type with its own config; one variant per folder of
@@ -174,6 +197,8 @@ const COMMON_KEYS: &[&str] = &[
     "json_pointer",
     "create_units",
     "max_event_size",
+    "on_unparsed",
+    "on_error",
 ];
 
 /// What one `[[source]]` yields: its config when it is valid, and its name
@@ -204,6 +229,10 @@ impl SourceConfig {
         let json_pointer = section.string(report, "json_pointer");
         let create_units = section.bool(report, "create_units");
         let max_event_size = section.integer(report, "max_event_size", 1..=i64::MAX);
+        let scripts = SourceScripts {
+            on_unparsed: section.script(report, "on_unparsed"),
+            on_error: section.script(report, "on_error"),
+        };
         if let Some(events) = &events {
             check_events(report, section, events);
         }
@@ -291,6 +320,7 @@ impl SourceConfig {
                 usize::try_from(*n.get_ref()).unwrap_or(usize::MAX)
             }),
             kind,
+            scripts,
         };
         BuiltSource {
             config: Some(config),

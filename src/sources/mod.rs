@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub use backoff::Backoff;
 pub use config::{
     DEFAULT_MAX_BACKOFF, DEFAULT_MAX_EVENT_SIZE, DEFAULT_RECONNECT, ReconnectConfig, SourceConfig,
-    SourceKind,
+    SourceKind, SourceScripts,
 };
 pub(crate) use connect::error_chain;
 pub use connect::{OnError, SourceError};

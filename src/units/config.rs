@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::config_file::read::Section;
 use crate::config_file::report::Report;
+use crate::config_file::script::ScriptText;
 
 /// Keys of `[[unit]]`.
 pub(crate) const UNIT_KEYS: &[&str] = &[
@@ -19,6 +20,9 @@ pub(crate) const UNIT_KEYS: &[&str] = &[
     "unit_of_measurement",
     "device_class",
     "binary_sensor",
+    "on_script",
+    "off_script",
+    "value_script",
 ];
 
 const UNIT_KINDS: &[(&str, UnitKind)] = &[
@@ -46,6 +50,29 @@ pub struct UnitConfig {
     /// A switch that HA should show as a read-only `binary_sensor` (a
     /// motion or door contact) rather than a switch it can toggle.
     pub binary_sensor: bool,
+    /// `on_script`, `off_script`, `value_script`.
+    pub scripts: UnitScripts,
+}
+
+/// A unit's scripts (XTension's On, Off and value scripts), each a `.rhai`
+/// file or inline code.
+#[derive(Debug, Clone, Default)]
+pub struct UnitScripts {
+    /// `on_script`: runs on every On command to the unit.
+    pub on: Option<ScriptText>,
+    /// `off_script`: runs on every Off command.
+    pub off: Option<ScriptText>,
+    /// `value_script`: runs on every value set (`value`, `previous` in scope).
+    pub value: Option<ScriptText>,
+}
+
+impl UnitScripts {
+    /// Each script present, to load and compile them all.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut ScriptText> {
+        [&mut self.on, &mut self.off, &mut self.value]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// What a unit is, which decides how commands change its state.
@@ -148,6 +175,11 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
             ),
         );
     }
+    let scripts = UnitScripts {
+        on: section.script(report, "on_script"),
+        off: section.script(report, "off_script"),
+        value: section.script(report, "value_script"),
+    };
 
     if let Some(id) = &entity_id
         && !is_entity_id(id.get_ref())
@@ -181,6 +213,7 @@ pub(crate) fn read(report: &mut Report, section: &Section<'_, '_>) -> BuiltUnit 
             unit_of_measurement: unit_of_measurement.map(Spanned::into_inner),
             device_class: device_class.map(Spanned::into_inner),
             binary_sensor,
+            scripts,
         }),
         _ => None,
     };

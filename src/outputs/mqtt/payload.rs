@@ -416,6 +416,7 @@ mod tests {
             unit_of_measurement: None,
             device_class: Some("door".into()),
             binary_sensor: true,
+            scripts: Default::default(),
         };
         let (component, config) = discovery_config(
             &topics(),

@@ -117,6 +117,7 @@ pub fn demo_units() -> Vec<UnitConfig> {
             unit_of_measurement: unit.unit_of_measurement.map(str::to_string),
             device_class: None,
             binary_sensor: false,
+            scripts: Default::default(),
         })
         .collect()
 }
@@ -131,6 +132,7 @@ pub fn demo_source() -> SourceConfig {
         create_units: false,
         max_event_size: DEFAULT_MAX_EVENT_SIZE,
         kind: SourceKind::Demo(DemoConfig),
+        scripts: Default::default(),
     }
 }
 
@@ -249,6 +251,7 @@ mod tests {
             unit_of_measurement: None,
             device_class: None,
             binary_sensor: false,
+            scripts: Default::default(),
         });
         config.add_demo();
         let porch: Vec<_> = config
