@@ -103,6 +103,16 @@ struct Stats {
 }
 
 impl Stats {
+    fn new() -> Self {
+        Stats {
+            delivered: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            latency: Histogram::new(LONGEST_LATENCY),
+        }
+    }
+
     fn record(&self, sent_us: u64) {
         self.latency.record([now_us().saturating_sub(sent_us)]);
     }
@@ -432,13 +442,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ws_port = config["websocketport"].as_u64().ok_or("no websocketport")?;
     let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
     let baseline = pid.and_then(rss_kib);
-    let mqtt = Arc::new(Stats {
-        delivered: AtomicU64::new(0),
-        connected: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        closed: AtomicU64::new(0),
-        latency: Histogram::new(LONGEST_LATENCY),
-    });
+    let mqtt = Arc::new(Stats::new());
     if let Some((_, port)) = &broker {
         wait_for_mqtt_out(&http, &base, args.key.as_deref()).await?;
         tokio::spawn(mqtt_subscriber(*port, mqtt.clone()));
@@ -453,13 +457,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let stats = Arc::new(Stats {
-        delivered: AtomicU64::new(0),
-        connected: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        closed: AtomicU64::new(0),
-        latency: Histogram::new(LONGEST_LATENCY),
-    });
+    let stats = Arc::new(Stats::new());
     let total = args.sse + args.ws;
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
     let query = args
