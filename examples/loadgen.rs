@@ -16,6 +16,13 @@
 //! a hub that is already running instead (it needs one sensor unit,
 //! `--unit`).
 //!
+//! `--mqtt-out` also starts a real mosquitto (`--mosquitto`, Debian's
+//! `/usr/sbin/mosquitto` by default) on a free loopback port, gives the hub
+//! an `[mqtt_out]` section pointing at it, and subscribes a rumqttc client to
+//! `homebus/+/state` (QoS 1, as the hub publishes): the state payload is the
+//! sensor's reading, the same send time, so change→MQTT-delivery latency is
+//! measured on the same clock, next to the SSE one.
+//!
 //! Each change is `POST /api/units/BENCH/command {"command":"set","value":T}`
 //! where `T` is the send time in microseconds since the Unix epoch; every
 //! subscriber finds `T` in what it receives, so latency is measured from the
@@ -75,6 +82,13 @@ struct Args {
     /// default), instead of `":memory:"`, to measure what the store adds.
     #[arg(long)]
     persist: bool,
+    /// Also publish every change to a mosquitto the tool starts (the hub's
+    /// `[mqtt_out]`) and measure change→MQTT-delivery with a subscriber.
+    #[arg(long)]
+    mqtt_out: bool,
+    /// The mosquitto binary `--mqtt-out` starts.
+    #[arg(long, default_value = "/usr/sbin/mosquitto")]
+    mosquitto: PathBuf,
 }
 
 /// Longest latency the histogram tells apart; longer ones count as this.
@@ -89,6 +103,16 @@ struct Stats {
 }
 
 impl Stats {
+    fn new() -> Self {
+        Stats {
+            delivered: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            latency: Histogram::new(LONGEST_LATENCY),
+        }
+    }
+
     fn record(&self, sent_us: u64) {
         self.latency.record([now_us().saturating_sub(sent_us)]);
     }
@@ -199,6 +223,110 @@ async fn ws_subscriber(url: String, sample: bool, stats: Arc<Stats>, permit: Own
     stats.closed.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Starts `binary` (mosquitto 2) on a free loopback port with anonymous
+/// access, its config in `dir`, and waits until it accepts connections.
+async fn start_mosquitto(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(tokio::process::Child, u16), Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )?;
+    let child = tokio::process::Command::new(binary)
+        .arg("-c")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e}; --mqtt-out needs mosquitto (apt-get install mosquitto)",
+                binary.display()
+            )
+        })?;
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("mosquitto did not listen on port {port} within 10 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((child, port))
+}
+
+/// What Home Assistant would be: one MQTT client on `homebus/+/state`
+/// (QoS 1) that counts live (not retained) state messages and reads the
+/// change's send time from the payload, the sensor's reading.
+/// `stats.connected` becomes 1 once the broker acknowledged the subscription.
+async fn mqtt_subscriber(port: u16, stats: Arc<Stats>) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut options = MqttOptions::new("loadgen", "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    if client
+        .subscribe("homebus/+/state", QoS::AtLeastOnce)
+        .await
+        .is_err()
+    {
+        stats.failed.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                stats.connected.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Event::Incoming(Packet::Publish(message))) if !message.retain => {
+                stats.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(sent_us) = std::str::from_utf8(&message.payload)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<f64>().ok())
+                {
+                    stats.record(sent_us as u64);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
+/// Waits until the hub's `GET /api/outputs` says its MQTT output is
+/// connected.
+async fn wait_for_mqtt_out(
+    http: &reqwest::Client,
+    base: &str,
+    key: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    loop {
+        let mut request = http.get(format!("{base}/api/outputs"));
+        if let Some(key) = key {
+            request = request.header("x-ha-access", key);
+        }
+        if let Ok(answer) = request.send().await
+            && let Ok(text) = answer.text().await
+            && let Ok(outputs) = serde_json::from_str::<serde_json::Value>(&text)
+            && outputs[0]["state"] == "connected"
+        {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err("the hub's MQTT output did not connect within 20 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// VmRSS of a process, in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -229,7 +357,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(128)
         .build()?;
     let mut child = None;
+    let mut broker: Option<(tokio::process::Child, u16)> = None;
     let _dir;
+    if args.mqtt_out && args.url.is_some() {
+        return Err("--mqtt-out starts its own hub and broker: drop --url".into());
+    }
     let (base, pid) = match &args.url {
         Some(url) => (url.trim_end_matches('/').to_string(), args.pid),
         None => {
@@ -243,11 +375,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 ":memory:".to_string()
             };
+            let mqtt_out = if args.mqtt_out {
+                let started = start_mosquitto(&args.mosquitto, dir.path()).await?;
+                let section = format!("\n[mqtt_out]\nurl = \"mqtt://127.0.0.1:{}\"\n", started.1);
+                broker = Some(started);
+                section
+            } else {
+                String::new()
+            };
             std::fs::write(
                 &config,
                 format!(
                     "[server]\nlisten = \"127.0.0.1:{port}\"\nwebsocket_port = 0\n\
-                     database = {database:?}\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n",
+                     database = {database:?}\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n{mqtt_out}",
                     args.unit
                 ),
             )?;
@@ -302,14 +442,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ws_port = config["websocketport"].as_u64().ok_or("no websocketport")?;
     let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
     let baseline = pid.and_then(rss_kib);
+    let mqtt = Arc::new(Stats::new());
+    if let Some((_, port)) = &broker {
+        wait_for_mqtt_out(&http, &base, args.key.as_deref()).await?;
+        tokio::spawn(mqtt_subscriber(*port, mqtt.clone()));
+        let started = Instant::now();
+        while mqtt.connected.load(Ordering::Relaxed) == 0 {
+            if mqtt.failed.load(Ordering::Relaxed) > 0
+                || started.elapsed() > Duration::from_secs(10)
+            {
+                return Err("the MQTT subscriber could not subscribe to the broker".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
-    let stats = Arc::new(Stats {
-        delivered: AtomicU64::new(0),
-        connected: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        closed: AtomicU64::new(0),
-        latency: Histogram::new(LONGEST_LATENCY),
-    });
+    let stats = Arc::new(Stats::new());
     let total = args.sse + args.ws;
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
     let query = args
@@ -363,7 +511,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let idle = pid.and_then(rss_kib);
 
     stats.latency.reset();
+    mqtt.latency.reset();
     let delivered_before = stats.delivered.load(Ordering::Relaxed);
+    let mqtt_before = mqtt.delivered.load(Ordering::Relaxed);
+    let broker_pid = broker.as_ref().and_then(|(child, _)| child.id());
+    let broker_cpu_before = broker_pid.and_then(cpu_seconds);
     let cpu_before = pid.and_then(cpu_seconds);
     let own_cpu_before = cpu_seconds(std::process::id());
     let sent = Arc::new(AtomicU64::new(0));
@@ -413,12 +565,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _all = inflight.acquire_many(64).await?;
     let expected = sent.load(Ordering::Relaxed) * connected;
     let drain_started = Instant::now();
-    while stats.delivered.load(Ordering::Relaxed) - delivered_before < expected
+    let mqtt_expected = if broker.is_some() {
+        sent.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    while (stats.delivered.load(Ordering::Relaxed) - delivered_before < expected
+        || mqtt.delivered.load(Ordering::Relaxed) - mqtt_before < mqtt_expected)
         && drain_started.elapsed() < Duration::from_secs(5)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let delivered = stats.delivered.load(Ordering::Relaxed) - delivered_before;
+    let mqtt_delivered = mqtt.delivered.load(Ordering::Relaxed) - mqtt_before;
+    let broker_cpu_after = broker_pid.and_then(cpu_seconds);
     let cpu_after = pid.and_then(cpu_seconds);
     let own_cpu_after = cpu_seconds(std::process::id());
     let under_load = pid.and_then(rss_kib);
@@ -475,6 +635,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             under_load.unwrap_or(0)
         );
     }
+    if broker.is_some() {
+        println!(
+            "mqtt out: {mqtt_delivered} of {sent} changes delivered to the subscriber ({:.2}%), {:.0} msgs/s over the drive window",
+            mqtt_delivered as f64 * 100.0 / sent.max(1) as f64,
+            mqtt_delivered as f64 / drive_time.as_secs_f64()
+        );
+        println!(
+            "latency change→MQTT delivery: p50 {} p99 {}",
+            fmt(mqtt.latency.percentile(0.50)),
+            fmt(mqtt.latency.percentile(0.99))
+        );
+        if let (Some(before), Some(after)) = (broker_cpu_before, broker_cpu_after) {
+            println!(
+                "mosquitto CPU: {:.1} s over the same time = {:.0}% of one core",
+                after - before,
+                (after - before) * 100.0 / drive_time.as_secs_f64()
+            );
+        }
+    }
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
         println!(
             "hub CPU: {:.1} s over {:.1} s of driving = {:.0}% of one core",
@@ -503,6 +682,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mut hub) = child {
         let _ = hub.start_kill();
         let _ = hub.wait().await;
+    }
+    if let Some((mut mosquitto, _)) = broker {
+        let _ = mosquitto.start_kill();
+        let _ = mosquitto.wait().await;
     }
     Ok(())
 }

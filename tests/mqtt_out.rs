@@ -297,3 +297,44 @@ async fn restarting_mosquitto_makes_homebus_reconnect_and_republish() {
         light.payload
     );
 }
+
+#[tokio::test]
+async fn a_broker_down_at_start_shows_reconnecting_then_homebus_connects_when_it_comes_up() {
+    let mut broker = Mosquitto::start().await;
+    broker.stop().await;
+    let server = TestServer::start(&mqtt_out(&broker, "")).await;
+    let down = until_async("the output to report the broker down", || async {
+        let out = output(&server).await;
+        (out["state"] == "reconnecting"
+            && out["last_error"].as_str().is_some_and(|e| !e.is_empty()))
+        .then_some(out)
+    })
+    .await;
+    // As for a source: the link names the broker, the error says what failed.
+    assert_eq!(down["url"], format!("mqtt://127.0.0.1:{}", broker.port));
+    let error = down["last_error"].as_str().unwrap();
+    assert!(error.contains("refused"), "{error}");
+    assert!(down["next_try_in_ms"].as_u64().is_some(), "{down}");
+    assert_eq!(down["connections"], 0);
+    // A change while the broker is down waits for it.
+    server.switch("MOTION", true);
+    broker.restart().await;
+    connected(&server, 1).await;
+    assert!(output(&server).await["last_error"].is_null());
+    let discovery = config_topic("switch", "motion");
+    let mut ha = MqttWatcher::connect(
+        broker.port,
+        &[
+            "homebus/status",
+            discovery.as_str(),
+            "homebus/switch.motion/state",
+        ],
+    )
+    .await;
+    assert_eq!(ha.next_on("homebus/status").await.payload, "online");
+    assert!(ha.next_on(&discovery).await.payload.contains("unique_id"));
+    assert_eq!(
+        ha.next_on("homebus/switch.motion/state").await.payload,
+        "ON"
+    );
+}

@@ -1,11 +1,12 @@
 // The dashboard: loads the units, follows the live stream, polls the
-// sources and the events no unit took, and asks for an API key when the
+// sources, the outputs and the events no unit took, and asks for an API key when the
 // hub wants one.
 
 import { api, apiKey, ApiError, AuthError, setApiKey } from './api.js';
 import { h } from './format.js';
 import { historyPoints } from './history.js';
 import { SourcesPanel } from './sources.js';
+import { OutputsPanel } from './outputs.js';
 import { LiveStream } from './stream.js';
 import { TileBoard } from './tiles.js';
 import { UnmatchedPanel } from './unmatched.js';
@@ -36,6 +37,8 @@ const board = new TileBoard($('tiles'), {
 });
 
 const sources = new SourcesPanel($('sources'), $('sources-empty'), { onAuthError: lock });
+
+const outputs = new OutputsPanel($('outputs-panel'), $('outputs'), { onAuthError: lock });
 
 const unmatched = new UnmatchedPanel($('unmatched'), $('unmatched-list'), { onAuthError: lock });
 
@@ -154,6 +157,7 @@ async function loadHistory() {
 function lock(error) {
   stream.stop();
   sources.stop();
+  outputs.stop();
   unmatched.stop();
   const refused = Boolean(apiKey());
   setApiKey('');
@@ -206,6 +210,7 @@ async function boot() {
   showEmpty();
   stream.start();
   sources.start();
+  outputs.start();
   unmatched.start();
   loadHistory();
 }

@@ -41,6 +41,7 @@ const ASSETS: &[Asset] = &[
     asset!("/format.js", "format.js", JS),
     asset!("/history.js", "history.js", JS),
     asset!("/icons.js", "icons.js", JS),
+    asset!("/outputs.js", "outputs.js", JS),
     asset!("/sources.js", "sources.js", JS),
     asset!("/stream.js", "stream.js", JS),
     asset!("/tiles.js", "tiles.js", JS),
