@@ -192,7 +192,17 @@ async fn run_link(
             Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
             Ok(_) => continue,
             Err(e) => {
-                let error = crate::sources::error_chain(&e);
+                let cause = crate::sources::error_chain(&e);
+                let error = if connected {
+                    format!(
+                        "lost the connection to the broker: {cause}; homebus reconnects by itself"
+                    )
+                } else {
+                    format!(
+                        "cannot reach the broker at {url}: {cause}; check that it is running \
+                         and that `url` in [mqtt_out] points at it"
+                    )
+                };
                 let delay = if connected {
                     backoff.after_disconnect()
                 } else {
