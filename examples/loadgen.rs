@@ -1,5 +1,6 @@
 //! Load tool for homebus serving: opens N SSE (`/api/stream`) and WebSocket
-//! (deCONZ push) subscribers against a hub, drives M changes/s through its
+//! (deCONZ push) subscribers, and Home Assistant WebSocket
+//! (`/api/websocket`, `--ha-ws`) ones, against a hub, drives M changes/s through its
 //! REST API, and reports delivered messages/s, change→receipt latency
 //! (p50/p99) and the hub's RSS per subscriber.
 //!
@@ -28,6 +29,8 @@
 //! subscriber finds `T` in what it receives, so latency is measured from the
 //! request leaving the tool to the message arriving, on one clock.
 
+#[path = "support/ha_ws.rs"]
+mod ha_ws;
 mod support;
 
 use std::net::SocketAddr;
@@ -54,6 +57,10 @@ struct Args {
     /// WebSocket subscribers on the WebSocket port.
     #[arg(long, default_value_t = 0)]
     ws: usize,
+    /// Home Assistant WebSocket subscribers (`/api/websocket`,
+    /// `subscribe_events` for `state_changed`).
+    #[arg(long, default_value_t = 0)]
+    ha_ws: usize,
     /// Changes per second driven through the REST API.
     #[arg(long, default_value_t = 500.0)]
     rate: f64,
@@ -458,7 +465,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let stats = Arc::new(Stats::new());
-    let total = args.sse + args.ws;
+    let total = args.sse + args.ws + args.ha_ws;
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
     let query = args
         .key
@@ -474,9 +481,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if i < args.sse {
             let path = format!("/api/stream{query}");
             tokio::spawn(sse_subscriber(addr, path, sample, stats.clone(), permit));
-        } else {
+        } else if i < args.sse + args.ws {
             let url = format!("ws://127.0.0.1:{ws_port}/{query}");
             tokio::spawn(ws_subscriber(url, sample, stats.clone(), permit));
+        } else {
+            let url = format!("ws://{addr}/api/websocket");
+            let token = args.key.clone().unwrap_or_else(|| "bench".into());
+            let stats = stats.clone();
+            tokio::spawn(ha_ws::ha_ws_subscriber(url, token, sample, stats, permit));
         }
         if i % 100 == 0 {
             progress(
@@ -596,9 +608,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "subscribers: {} SSE + {} WebSocket, {connected} connected, {} failed, {} closed by the hub",
+        "subscribers: {} SSE + {} WebSocket + {} HA WebSocket, {connected} connected, {} failed, {} closed by the hub",
         args.sse,
         args.ws,
+        args.ha_ws,
         stats.failed.load(Ordering::Relaxed),
         stats.closed.load(Ordering::Relaxed)
     );
