@@ -3,11 +3,19 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use futures_util::{StreamExt, stream};
 use homebus::app::RunningHub;
 use homebus::interpret::Command;
-use support::config::{LOOPBACK_SERVER, source};
-use support::sse_server::{ScriptedServer, sse_then_hang};
-use support::wait::{until, until_async};
+use support::config::{LOOPBACK_SERVER, source, unit};
+use support::server::TestServer;
+use support::sse_server::{ScriptedServer, plain, sse_stream, sse_then_hang};
+use support::wait::{until, until_async, within, within_limit};
+use tokio::sync::Notify;
 
 async fn start(toml: &str) -> RunningHub {
     let config =
@@ -196,4 +204,178 @@ async fn two_units_commanding_each_other_stop_at_depth_8() {
     })
     .await;
     assert!(!body.contains("homebus_script_depth_refusals_total 2"));
+}
+
+/// Reads `/api/stream` until every entity of `wanted` has reached its
+/// state there (other events are skipped); panics after the deadline.
+async fn stream_shows(stream: &mut support::server::SseReader, wanted: &[(&str, &str)]) {
+    let mut missing: Vec<(&str, &str)> = wanted.to_vec();
+    within("the changes on /api/stream", async {
+        while !missing.is_empty() {
+            let block = stream.event().await.expect("the stream ended");
+            let json = block.json();
+            let data = &json["data"];
+            missing.retain(|(entity, state)| {
+                !(data["entity_id"] == *entity && data["new_state"]["state"] == *state)
+            });
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_unparsed_changes_are_seen_by_an_api_stream_subscriber() {
+    // The camera speaks only once the subscriber is listening.
+    let go = Arc::new(Notify::new());
+    let gate = go.clone();
+    let camera = ScriptedServer::start(move |_| {
+        let gate = gate.clone();
+        let line = stream::once(async move {
+            gate.notified().await;
+            Ok::<_, std::io::Error>(Bytes::from_static(
+                b"event: CAM\ndata: motion=1;lux=310\n\n",
+            ))
+        });
+        sse_stream(line.chain(stream::pending()))
+    })
+    .await;
+    let scripts = r#"on_unparsed = '''
+for pair in data.split(";") {
+    let kv = pair.split("=");
+    if kv[0] == "motion" && kv[1] == "1" { unit("CAM_MOTION").on() }
+    if kv[0] == "lux" { unit("LUX").set(kv[1]) }
+}
+'''"#;
+    let server = TestServer::start(
+        &(source("sse", "cam", &camera.base, scripts)
+            + unit("CAM", "sensor").as_str()
+            + unit("CAM_MOTION", "switch").as_str()
+            + unit("LUX", "sensor").as_str()),
+    )
+    .await;
+    let mut stream = server.sse("/api/stream").await;
+    go.notify_one();
+    stream_shows(
+        &mut stream,
+        &[("switch.cam_motion", "on"), ("sensor.lux", "310")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn on_error_runs_when_the_server_drops_an_established_connection() {
+    // The first connection is answered, sends one event and is then cut
+    // mid-stream; every later one is refused with a 503.
+    let camera = ScriptedServer::start(|request| {
+        if request.number > 0 {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "down");
+        }
+        let hello = stream::once(async {
+            Ok::<_, std::io::Error>(Bytes::from_static(b"event: CAM_SEEN\n\n"))
+        });
+        let cut = stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::other("the camera dropped the connection"))
+        });
+        sse_stream(hello.chain(cut))
+    })
+    .await;
+    let on_error = "reconnect = \"20ms\"\non_error = '''
+let seen = #{};
+seen[\"attempt_\" + attempt] = error;
+seen.source = source;
+unit(\"CAM_DOWN\").attributes(seen);
+'''";
+    let running = start(
+        &(source("sse", "cam", &camera.base, on_error)
+            + unit("CAM_SEEN", "switch").as_str()
+            + unit("CAM_DOWN", "switch").as_str()),
+    )
+    .await;
+    until("the connection to work", || {
+        (state(&running, "switch.cam_seen") == "on").then_some(())
+    })
+    .await;
+    let dropped = until("on_error for the drop", || {
+        attribute(&running, "switch.cam_down", "attempt_1")
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    let refused = until("on_error for the next, refused attempt", || {
+        attribute(&running, "switch.cam_down", "attempt_2")
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(attribute(&running, "switch.cam_down", "source"), "cam");
+    assert!(!dropped.is_empty() && !dropped.contains("503"), "{dropped}");
+    assert!(refused.contains("503"), "{refused}");
+    assert_eq!(camera.request(0).map(|r| r.number), Some(0));
+}
+
+#[tokio::test]
+async fn a_stuck_script_never_stalls_an_api_stream_subscriber() {
+    let server = TestServer::start(
+        "[scripts]\nmax_run_time = \"3s\"\nmax_operations = 1000000000000\n\
+         [[unit]]\naddress = \"SPIN\"\nkind = \"switch\"\n\
+         on_script = 'unit(\"SPIN\").attributes(#{ running: true }); loop {}'\n\
+         [[unit]]\naddress = \"OTHER\"\nkind = \"switch\"\n",
+    )
+    .await;
+    let mut stream = server.sse("/api/stream").await;
+    let started = Instant::now();
+    server.switch("SPIN", true);
+    // The script is inside its loop once its first line has been served.
+    within_limit(
+        "the script to start",
+        Duration::from_secs(2),
+        stream_shows_attribute(&mut stream, "switch.spin", "running"),
+    )
+    .await;
+    let response = server
+        .client
+        .post(server.url("/api/units/OTHER/command"))
+        .body(r#"{"command":"on"}"#)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    within_limit(
+        "the change made during the stuck run",
+        Duration::from_secs(1),
+        stream_shows(&mut stream, &[("switch.other", "on")]),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the change was seen only after the run ended"
+    );
+    let error = server
+        .wait_state("switch.spin", "showing its script error", |s| {
+            s.attributes.contains_key("script_error")
+        })
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the limit did not stop the run in time"
+    );
+    let error = error.attributes["script_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("max_run_time"), "{error}");
+}
+
+/// Reads `/api/stream` until `entity` shows attribute `name`.
+async fn stream_shows_attribute(stream: &mut support::server::SseReader, entity: &str, name: &str) {
+    loop {
+        let block = stream.event().await.expect("the stream ended");
+        let json = block.json();
+        let new_state = &json["data"]["new_state"];
+        if json["data"]["entity_id"] == entity && !new_state["attributes"][name].is_null() {
+            return;
+        }
+    }
 }
