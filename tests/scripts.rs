@@ -12,6 +12,7 @@ use futures_util::{StreamExt, stream};
 use homebus::app::RunningHub;
 use homebus::interpret::Command;
 use support::config::{LOOPBACK_SERVER, source, unit};
+use support::hub_process::HubProcess;
 use support::server::TestServer;
 use support::sse_server::{ScriptedServer, plain, sse_stream, sse_then_hang};
 use support::wait::{until, until_async, within, within_limit};
@@ -378,4 +379,81 @@ async fn stream_shows_attribute(stream: &mut support::server::SseReader, entity:
             return;
         }
     }
+}
+
+/// Replaces `path`'s text the way editors save: a new file renamed over it.
+fn save(path: &std::path::Path, text: &str) {
+    let draft = path.with_extension("rhai.draft");
+    std::fs::write(&draft, text).unwrap();
+    std::fs::rename(&draft, path).unwrap();
+}
+
+/// `POST /api/units/{address}/command` with this body; panics unless 200.
+async fn command(client: &reqwest::Client, base: &str, address: &str, body: &str) {
+    let response = client
+        .post(format!("{base}/api/units/{address}/command"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{address} {body}");
+}
+
+/// Turns MOTION on (running its On script) until HALL reads `reading`.
+async fn motion_until_hall_reads(client: &reqwest::Client, base: &str, reading: &str) {
+    until_async(&format!("HALL to read {reading}"), || async {
+        command(client, base, "MOTION", r#"{"command":"on"}"#).await;
+        let body = client
+            .get(format!("{base}/api/states/sensor.hall"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let state: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (state["state"] == reading).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_script_file_is_recompiled_and_a_broken_edit_keeps_the_previous_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("motion_on.rhai");
+    std::fs::write(&script, "unit(\"HALL\").set(1);\n").unwrap();
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \":memory:\"\n\n\
+             [[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\non_script = \"motion_on.rhai\"\n\n{}",
+            unit("HALL", "sensor")
+        ),
+    );
+    let base = hub.base_url().await;
+    let client = support::server::client();
+    motion_until_hall_reads(&client, &base, "1").await;
+
+    save(&script, "unit(\"HALL\").set(2);\n");
+    motion_until_hall_reads(&client, &base, "2").await;
+
+    save(&script, "let x = 1;\nunit(\"HALL\").set(3;\n");
+    let place = hub
+        .wait_for_log("the syntax error of the edited file", |line| {
+            let at = line.find("motion_on.rhai:")?;
+            line.contains("Rhai syntax error")
+                .then(|| line[at..].split_whitespace().next().unwrap().to_string())
+        })
+        .await;
+    hub.drain_log();
+    let place = place.trim_end_matches(':');
+    let mut parts = place.rsplitn(3, ':');
+    let column: usize = parts.next().unwrap().parse().expect("a column");
+    let line: usize = parts.next().unwrap().parse().expect("a line");
+    assert_eq!(line, 2, "{place}");
+    assert!(column > 1, "{place}");
+    // The code compiled before still runs.
+    command(&client, &base, "HALL", r#"{"command":"set","value":0}"#).await;
+    motion_until_hall_reads(&client, &base, "2").await;
 }

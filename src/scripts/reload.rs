@@ -9,9 +9,11 @@
 //! it over the old one is seen too. Compiling happens on the watcher's own
 //! thread, never on the async runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::Duration;
 
 use notify::event::{MetadataKind, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -20,8 +22,16 @@ use super::Compiled;
 use crate::config::ScriptOrigin;
 use crate::config_file::script::{CompileError, ScriptLimits, compile, sandbox_engine};
 
-/// The scripts of one file (several settings may name the same file).
-type ByFile = HashMap<PathBuf, Vec<Compiled>>;
+/// How long a file must stay quiet after a change before it is read, so
+/// an editor's truncate-then-write is compiled once, whole.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// One watched file: the scripts that name it and the text last compiled
+/// (or refused), so an event that changed nothing compiles nothing.
+struct File {
+    scripts: Vec<Compiled>,
+    last: Option<String>,
+}
 
 /// Watches the files of the `.rhai` scripts among `scripts`. `None` when
 /// none is a file, or when watching cannot start (logged: the scripts then
@@ -30,29 +40,28 @@ pub(super) fn watch<'a>(
     scripts: impl Iterator<Item = &'a Compiled>,
     limits: ScriptLimits,
 ) -> Option<notify::RecommendedWatcher> {
-    let mut by_file = ByFile::new();
+    let mut files: HashMap<PathBuf, File> = HashMap::new();
     for script in scripts {
         if let ScriptOrigin::File(path) = &script.text.origin {
-            by_file
-                .entry(canonical(path))
-                .or_default()
-                .push(script.clone());
+            let file = files.entry(canonical(path)).or_insert_with(|| File {
+                scripts: Vec::new(),
+                last: Some(script.text.code.to_string()),
+            });
+            file.scripts.push(script.clone());
         }
     }
-    if by_file.is_empty() {
+    if files.is_empty() {
         return None;
     }
-    let directories: Vec<PathBuf> = {
-        let mut d: Vec<PathBuf> = by_file
-            .keys()
-            .filter_map(|p| p.parent().map(Path::to_path_buf))
-            .collect();
-        d.sort();
-        d.dedup();
-        d
-    };
-    let by_file = Arc::new(by_file);
-    let handler = by_file.clone();
+    let mut directories: Vec<PathBuf> = files
+        .keys()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    directories.sort();
+    directories.dedup();
+    // One pending wake-up is enough: the compiling thread looks at every file.
+    let (changed, wake) = sync_channel::<()>(1);
+    let names: HashSet<PathBuf> = files.keys().cloned().collect();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let written = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_))
@@ -60,13 +69,8 @@ pub(super) fn watch<'a>(
                 event.kind,
                 EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))
             );
-        if !written {
-            return;
-        }
-        for path in &event.paths {
-            if let Some(scripts) = handler.get(&canonical(path)) {
-                recompile(path, scripts, &limits);
-            }
+        if written && event.paths.iter().any(|p| names.contains(&canonical(p))) {
+            let _ = changed.try_send(());
         }
     });
     let mut watcher = match watcher {
@@ -86,9 +90,38 @@ pub(super) fn watch<'a>(
             );
         }
     }
+    let started = std::thread::Builder::new()
+        .name("homebus-script-reload".into())
+        .spawn(move || recompile_on_change(&wake, files, &limits));
+    if let Err(e) = started {
+        tracing::warn!(
+            "cannot start the script reload thread: {e}; an edited script is used after a restart"
+        );
+        return None;
+    }
     Some(watcher)
 }
 
+/// Until the watcher is dropped: after each change, waits for the files to
+/// settle, then recompiles every file whose text changed.
+fn recompile_on_change(
+    wake: &Receiver<()>,
+    mut files: HashMap<PathBuf, File>,
+    limits: &ScriptLimits,
+) {
+    while wake.recv().is_ok() {
+        loop {
+            match wake.recv_timeout(SETTLE) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        for (path, file) in &mut files {
+            recompile(path, file, limits);
+        }
+    }
+}
 /// The path with its directory resolved (the file itself may be replaced
 /// while we look), so an event's path and a configured one compare equal.
 fn canonical(path: &Path) -> PathBuf {
@@ -100,30 +133,36 @@ fn canonical(path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Reads `path` and compiles it for each script that names it; on success
-/// the next run uses the new code, on failure the old code stays.
-fn recompile(path: &Path, scripts: &[Compiled], limits: &ScriptLimits) {
+/// Reads `path` and, if its text changed, compiles it for the scripts
+/// that name it: on success their next run uses the new code, on failure
+/// the old code stays and the error is logged.
+fn recompile(path: &Path, file: &mut File, limits: &ScriptLimits) {
     let code = match std::fs::read_to_string(path) {
         Ok(code) => code,
         Err(e) => {
-            tracing::warn!(
-                "{}: cannot read the changed script: {e}; the previous version keeps running",
-                path.display()
-            );
+            if file.last.take().is_some() {
+                tracing::warn!(
+                    "{}: cannot read the changed script: {e}; the previous version keeps running",
+                    path.display()
+                );
+            }
             return;
         }
     };
+    if file.last.as_deref() == Some(code.as_str()) {
+        return;
+    }
     let engine = sandbox_engine(limits);
     match compile(&engine, &code) {
         Ok(ast) => {
             let ast = Arc::new(ast);
-            for script in scripts {
+            for script in &file.scripts {
                 *script.ast.write().expect("script code lock") = ast.clone();
                 tracing::info!(script = %script.id, "{}: recompiled after a change", path.display());
             }
         }
         Err(CompileError { message, position }) => {
-            for script in scripts {
+            for script in &file.scripts {
                 tracing::warn!(
                     script = %script.id,
                     "{}: Rhai syntax error in {}: {message}; the previous version keeps running until the file is fixed",
@@ -133,4 +172,5 @@ fn recompile(path: &Path, scripts: &[Compiled], limits: &ScriptLimits) {
             }
         }
     }
+    file.last = Some(code);
 }
