@@ -191,14 +191,7 @@ async fn two_units_commanding_each_other_stop_at_depth_8() {
     let body = until_async("a refusal on /metrics", || {
         let url = url.clone();
         async move {
-            let text = support::server::client()
-                .get(url)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = get_text(&support::server::client(), &url).await?;
             text.contains("homebus_script_depth_refusals_total 1")
                 .then_some(text)
         }
@@ -400,18 +393,16 @@ async fn command(client: &reqwest::Client, base: &str, address: &str, body: &str
     assert_eq!(response.status(), 200, "{address} {body}");
 }
 
+/// The body of `GET url`, or `None` if the request failed.
+async fn get_text(client: &reqwest::Client, url: &str) -> Option<String> {
+    client.get(url).send().await.ok()?.text().await.ok()
+}
+
 /// Turns MOTION on (running its On script) until HALL reads `reading`.
 async fn motion_until_hall_reads(client: &reqwest::Client, base: &str, reading: &str) {
     until_async(&format!("HALL to read {reading}"), || async {
         command(client, base, "MOTION", r#"{"command":"on"}"#).await;
-        let body = client
-            .get(format!("{base}/api/states/sensor.hall"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let body = get_text(client, &format!("{base}/api/states/sensor.hall")).await?;
         let state: serde_json::Value = serde_json::from_str(&body).ok()?;
         (state["state"] == reading).then_some(())
     })
