@@ -3,11 +3,20 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use futures_util::{StreamExt, stream};
 use homebus::app::RunningHub;
 use homebus::interpret::Command;
-use support::config::{LOOPBACK_SERVER, source};
-use support::sse_server::{ScriptedServer, sse_then_hang};
-use support::wait::{until, until_async};
+use support::config::{LOOPBACK_SERVER, source, unit};
+use support::hub_process::HubProcess;
+use support::server::TestServer;
+use support::sse_server::{ScriptedServer, plain, sse_stream, sse_then_hang};
+use support::wait::{until, until_async, within, within_limit};
+use tokio::sync::Notify;
 
 async fn start(toml: &str) -> RunningHub {
     let config =
@@ -182,18 +191,260 @@ async fn two_units_commanding_each_other_stop_at_depth_8() {
     let body = until_async("a refusal on /metrics", || {
         let url = url.clone();
         async move {
-            let text = support::server::client()
-                .get(url)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = get_text(&support::server::client(), &url).await?;
             text.contains("homebus_script_depth_refusals_total 1")
                 .then_some(text)
         }
     })
     .await;
     assert!(!body.contains("homebus_script_depth_refusals_total 2"));
+}
+
+/// Reads `/api/stream` until every entity of `wanted` has reached its
+/// state there (other events are skipped); panics after the deadline.
+async fn stream_shows(stream: &mut support::server::SseReader, wanted: &[(&str, &str)]) {
+    let mut missing: Vec<(&str, &str)> = wanted.to_vec();
+    within("the changes on /api/stream", async {
+        while !missing.is_empty() {
+            let block = stream.event().await.expect("the stream ended");
+            let json = block.json();
+            let data = &json["data"];
+            missing.retain(|(entity, state)| {
+                !(data["entity_id"] == *entity && data["new_state"]["state"] == *state)
+            });
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_unparsed_changes_are_seen_by_an_api_stream_subscriber() {
+    // The camera speaks only once the subscriber is listening.
+    let go = Arc::new(Notify::new());
+    let gate = go.clone();
+    let camera = ScriptedServer::start(move |_| {
+        let gate = gate.clone();
+        let line = stream::once(async move {
+            gate.notified().await;
+            Ok::<_, std::io::Error>(Bytes::from_static(
+                b"event: CAM\ndata: motion=1;lux=310\n\n",
+            ))
+        });
+        sse_stream(line.chain(stream::pending()))
+    })
+    .await;
+    let scripts = r#"on_unparsed = '''
+for pair in data.split(";") {
+    let kv = pair.split("=");
+    if kv[0] == "motion" && kv[1] == "1" { unit("CAM_MOTION").on() }
+    if kv[0] == "lux" { unit("LUX").set(kv[1]) }
+}
+'''"#;
+    let server = TestServer::start(
+        &(source("sse", "cam", &camera.base, scripts)
+            + unit("CAM", "sensor").as_str()
+            + unit("CAM_MOTION", "switch").as_str()
+            + unit("LUX", "sensor").as_str()),
+    )
+    .await;
+    let mut stream = server.sse("/api/stream").await;
+    go.notify_one();
+    stream_shows(
+        &mut stream,
+        &[("switch.cam_motion", "on"), ("sensor.lux", "310")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn on_error_runs_when_the_server_drops_an_established_connection() {
+    // The first connection is answered, sends one event and is then cut
+    // mid-stream; every later one is refused with a 503.
+    let camera = ScriptedServer::start(|request| {
+        if request.number > 0 {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "down");
+        }
+        let hello = stream::once(async {
+            Ok::<_, std::io::Error>(Bytes::from_static(b"event: CAM_SEEN\n\n"))
+        });
+        let cut = stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::other("the camera dropped the connection"))
+        });
+        sse_stream(hello.chain(cut))
+    })
+    .await;
+    let on_error = "reconnect = \"20ms\"\non_error = '''
+let seen = #{};
+seen[\"attempt_\" + attempt] = error;
+seen.source = source;
+unit(\"CAM_DOWN\").attributes(seen);
+'''";
+    let running = start(
+        &(source("sse", "cam", &camera.base, on_error)
+            + unit("CAM_SEEN", "switch").as_str()
+            + unit("CAM_DOWN", "switch").as_str()),
+    )
+    .await;
+    until("the connection to work", || {
+        (state(&running, "switch.cam_seen") == "on").then_some(())
+    })
+    .await;
+    let dropped = until("on_error for the drop", || {
+        attribute(&running, "switch.cam_down", "attempt_1")
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    let refused = until("on_error for the next, refused attempt", || {
+        attribute(&running, "switch.cam_down", "attempt_2")
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(attribute(&running, "switch.cam_down", "source"), "cam");
+    assert!(!dropped.is_empty() && !dropped.contains("503"), "{dropped}");
+    assert!(refused.contains("503"), "{refused}");
+    assert_eq!(camera.request(0).map(|r| r.number), Some(0));
+}
+
+#[tokio::test]
+async fn a_stuck_script_never_stalls_an_api_stream_subscriber() {
+    let server = TestServer::start(
+        "[scripts]\nmax_run_time = \"3s\"\nmax_operations = 1000000000000\n\
+         [[unit]]\naddress = \"SPIN\"\nkind = \"switch\"\n\
+         on_script = 'unit(\"SPIN\").attributes(#{ running: true }); loop {}'\n\
+         [[unit]]\naddress = \"OTHER\"\nkind = \"switch\"\n",
+    )
+    .await;
+    let mut stream = server.sse("/api/stream").await;
+    let started = Instant::now();
+    server.switch("SPIN", true);
+    // The script is inside its loop once its first line has been served.
+    within_limit(
+        "the script to start",
+        Duration::from_secs(2),
+        stream_shows_attribute(&mut stream, "switch.spin", "running"),
+    )
+    .await;
+    let response = server
+        .client
+        .post(server.url("/api/units/OTHER/command"))
+        .body(r#"{"command":"on"}"#)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    within_limit(
+        "the change made during the stuck run",
+        Duration::from_secs(1),
+        stream_shows(&mut stream, &[("switch.other", "on")]),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the change was seen only after the run ended"
+    );
+    let error = server
+        .wait_state("switch.spin", "showing its script error", |s| {
+            s.attributes.contains_key("script_error")
+        })
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the limit did not stop the run in time"
+    );
+    let error = error.attributes["script_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("max_run_time"), "{error}");
+}
+
+/// Reads `/api/stream` until `entity` shows attribute `name`.
+async fn stream_shows_attribute(stream: &mut support::server::SseReader, entity: &str, name: &str) {
+    loop {
+        let block = stream.event().await.expect("the stream ended");
+        let json = block.json();
+        let new_state = &json["data"]["new_state"];
+        if json["data"]["entity_id"] == entity && !new_state["attributes"][name].is_null() {
+            return;
+        }
+    }
+}
+
+/// Replaces `path`'s text the way editors save: a new file renamed over it.
+fn save(path: &std::path::Path, text: &str) {
+    let draft = path.with_extension("rhai.draft");
+    std::fs::write(&draft, text).unwrap();
+    std::fs::rename(&draft, path).unwrap();
+}
+
+/// `POST /api/units/{address}/command` with this body; panics unless 200.
+async fn command(client: &reqwest::Client, base: &str, address: &str, body: &str) {
+    let response = client
+        .post(format!("{base}/api/units/{address}/command"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{address} {body}");
+}
+
+/// The body of `GET url`, or `None` if the request failed.
+async fn get_text(client: &reqwest::Client, url: &str) -> Option<String> {
+    client.get(url).send().await.ok()?.text().await.ok()
+}
+
+/// Turns MOTION on (running its On script) until HALL reads `reading`.
+async fn motion_until_hall_reads(client: &reqwest::Client, base: &str, reading: &str) {
+    until_async(&format!("HALL to read {reading}"), || async {
+        command(client, base, "MOTION", r#"{"command":"on"}"#).await;
+        let body = get_text(client, &format!("{base}/api/states/sensor.hall")).await?;
+        let state: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (state["state"] == reading).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_script_file_is_recompiled_and_a_broken_edit_keeps_the_previous_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("motion_on.rhai");
+    std::fs::write(&script, "unit(\"HALL\").set(1);\n").unwrap();
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \":memory:\"\n\n\
+             [[unit]]\naddress = \"MOTION\"\nkind = \"switch\"\non_script = \"motion_on.rhai\"\n\n{}",
+            unit("HALL", "sensor")
+        ),
+    );
+    let base = hub.base_url().await;
+    let client = support::server::client();
+    motion_until_hall_reads(&client, &base, "1").await;
+
+    save(&script, "unit(\"HALL\").set(2);\n");
+    motion_until_hall_reads(&client, &base, "2").await;
+
+    save(&script, "let x = 1;\nunit(\"HALL\").set(3;\n");
+    let place = hub
+        .wait_for_log("the syntax error of the edited file", |line| {
+            let at = line.find("motion_on.rhai:")?;
+            line.contains("Rhai syntax error")
+                .then(|| line[at..].split_whitespace().next().unwrap().to_string())
+        })
+        .await;
+    hub.drain_log();
+    let place = place.trim_end_matches(':');
+    let mut parts = place.rsplitn(3, ':');
+    let column: usize = parts.next().unwrap().parse().expect("a column");
+    let line: usize = parts.next().unwrap().parse().expect("a line");
+    assert_eq!(line, 2, "{place}");
+    assert!(column > 1, "{place}");
+    // The code compiled before still runs.
+    command(&client, &base, "HALL", r#"{"command":"set","value":0}"#).await;
+    motion_until_hall_reads(&client, &base, "2").await;
 }

@@ -9,11 +9,12 @@
 //! `attributes.script_error`; it never stops the hub.
 
 mod api;
+mod reload;
 mod runner;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::config::{Config, ScriptText};
 use crate::config_file::script::{CompileError, compile, sandbox_engine};
@@ -38,8 +39,16 @@ pub(crate) struct Compiled {
     pub(crate) text: ScriptText,
     /// `unit/MOTION/on_script`: the `script` label on `/metrics`.
     pub(crate) id: Arc<str>,
-    /// The compiled code.
-    pub(crate) ast: Arc<rhai::AST>,
+    /// The compiled code; a file's is replaced when the file changes and
+    /// the new text compiles (see `reload.rs`).
+    pub(crate) ast: Arc<RwLock<Arc<rhai::AST>>>,
+}
+
+impl Compiled {
+    /// The code the next run uses.
+    pub(crate) fn current(&self) -> Arc<rhai::AST> {
+        self.ast.read().expect("script code lock").clone()
+    }
 }
 
 /// Which of a unit's scripts.
@@ -108,6 +117,8 @@ pub struct Scripts {
     sender: SyncSender<Job>,
     metrics: Arc<ScriptMetrics>,
     hub: Arc<OnceLock<Weak<Hub>>>,
+    /// Recompiles `.rhai` files when they change; watching stops with it.
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 /// A script that did not compile at start (the config check compiles with
@@ -135,7 +146,7 @@ impl Scripts {
                         .map(|ast| Compiled {
                             text: text.clone(),
                             id: Arc::from(id),
-                            ast: Arc::new(ast),
+                            ast: Arc::new(RwLock::new(Arc::new(ast))),
                         })
                         .map_err(|CompileError { message, position }| ScriptsError {
                             place: text.place(position),
@@ -173,6 +184,14 @@ impl Scripts {
         if units.is_empty() && sources.is_empty() {
             return Ok(None);
         }
+        let watcher = reload::watch(
+            units
+                .values()
+                .flatten()
+                .chain(sources.values().flatten())
+                .flatten(),
+            config.scripts,
+        );
         let (sender, receiver) = sync_channel(QUEUE);
         let metrics = Arc::new(ScriptMetrics::default());
         let hub = Arc::new(OnceLock::new());
@@ -183,6 +202,7 @@ impl Scripts {
             sender,
             metrics,
             hub,
+            _watcher: watcher,
         })))
     }
 

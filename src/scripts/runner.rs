@@ -34,6 +34,17 @@ pub(super) struct Running {
     pub(super) script: Compiled,
     /// The unit whose script it is, for `script_error`.
     pub(super) unit: Option<String>,
+    /// The code as it was when the run started: its closures (`after`)
+    /// run on it even if the file has been recompiled since.
+    pub(super) ast: Arc<rhai::AST>,
+}
+
+impl Running {
+    /// A run of `script`'s current code, for `unit` if it is a unit's.
+    fn new(script: Compiled, unit: Option<String>) -> Self {
+        let ast = script.current();
+        Running { script, unit, ast }
+    }
 }
 
 /// A pending `after`.
@@ -172,7 +183,7 @@ impl Runner {
             }
             while let Some(timer) = self.ctx.take_due(Instant::now()) {
                 let Timer { f, running } = timer;
-                let ast = running.script.ast.clone();
+                let ast = running.ast.clone();
                 self.guarded(running, 1, |engine| {
                     f.call::<Dynamic>(engine, &ast, ()).map(|_| ())
                 });
@@ -198,10 +209,7 @@ impl Runner {
                 scope.push_dynamic("previous", number(previous));
                 scope.push_dynamic("event", event.map_or(Dynamic::UNIT, Dynamic::from));
                 scope.push_dynamic("source", source.map_or(Dynamic::UNIT, Dynamic::from));
-                let running = Running {
-                    script,
-                    unit: Some(address),
-                };
+                let running = Running::new(script, Some(address));
                 self.run_script(running, depth, scope);
             }
             Job::Unparsed {
@@ -215,7 +223,7 @@ impl Runner {
                 scope.push("event", event);
                 scope.push("data", data);
                 scope.push("source", source);
-                let running = Running { script, unit: None };
+                let running = Running::new(script, None);
                 self.run_script(running, depth, scope);
             }
             Job::Error {
@@ -228,14 +236,14 @@ impl Runner {
                 scope.push("error", error);
                 scope.push("source", source);
                 scope.push("attempt", i64::from(attempt));
-                let running = Running { script, unit: None };
+                let running = Running::new(script, None);
                 self.run_script(running, 1, scope);
             }
         }
     }
 
     fn run_script(&mut self, running: Running, depth: u8, mut scope: Scope<'static>) {
-        let ast = running.script.ast.clone();
+        let ast = running.ast.clone();
         self.guarded(running, depth, |engine| {
             engine.run_ast_with_scope(&mut scope, &ast)
         });
