@@ -18,15 +18,7 @@ fn mqtt_out(broker: &Mosquitto, extra: &str) -> String {
 
 /// `GET /api/outputs`' one entry.
 async fn output(server: &TestServer) -> Value {
-    let list = server
-        .client
-        .get(server.url("/api/outputs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = server.get_text("/api/outputs").await;
     serde_json::from_str::<Value>(&list).unwrap()[0].clone()
 }
 
@@ -202,15 +194,7 @@ async fn bad_payloads_on_set_topics_are_counted_and_the_hub_keeps_going() {
     .await;
     ha.publish("homebus/switch.motion/set", "ON", false).await;
     server.wait_state_is("switch.motion", "on").await;
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.get_text("/metrics").await;
     assert!(
         metrics.contains("homebus_mqtt_out_bad_commands_total 2"),
         "{metrics}"

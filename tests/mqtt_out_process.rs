@@ -23,6 +23,15 @@ fn hub_toml(port: u16) -> String {
 
 #[tokio::test]
 async fn killing_homebus_with_sigkill_leaves_offline_on_the_availability_topic() {
+    let (_broker, _dir, mut watcher, mut hub) = hub_online().await;
+    hub.kill().await;
+    let will = watcher.next_on("homebus/status").await;
+    assert_eq!(will.payload, "offline", "the last will");
+}
+
+/// A broker, and the real binary publishing to it once it says `online`
+/// (seen by the returned watcher); the temp dir holds the hub's config.
+async fn hub_online() -> (Mosquitto, tempfile::TempDir, MqttWatcher, HubProcess) {
     let broker = Mosquitto::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut watcher = MqttWatcher::connect(broker.port, &["homebus/status"]).await;
@@ -31,9 +40,7 @@ async fn killing_homebus_with_sigkill_leaves_offline_on_the_availability_topic()
     watcher
         .next_where("homebus/status", |p| p == "online")
         .await;
-    hub.kill().await;
-    let will = watcher.next_on("homebus/status").await;
-    assert_eq!(will.payload, "offline", "the last will");
+    (broker, dir, watcher, hub)
 }
 
 /// Runs a mosquitto client to the end and returns its stdout.
@@ -50,14 +57,7 @@ fn mosquitto_client(program: &str, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn mosquitto_pub_switches_a_unit_and_mosquitto_sub_reads_its_state() {
-    let broker = Mosquitto::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut watcher = MqttWatcher::connect(broker.port, &["homebus/status"]).await;
-    let mut hub = HubProcess::start_toml(dir.path(), &hub_toml(broker.port));
-    hub.drain_log();
-    watcher
-        .next_where("homebus/status", |p| p == "online")
-        .await;
+    let (broker, _dir, _watcher, _hub) = hub_online().await;
     let port = broker.port.to_string();
     let common = ["-h", "127.0.0.1", "-p", port.as_str()];
     let publish = |payload: &str| {

@@ -150,6 +150,18 @@ impl TestServer {
         }
     }
 
+    /// The body of `GET path` as text; panics if the request fails.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: reading the body: {e}"))
+    }
+
     /// The value of one `/metrics` line (`name{labels}`), read from the
     /// server's counters without a request.
     pub fn metric(&self, series: &str) -> Option<u64> {
