@@ -1,6 +1,6 @@
-// One tile per unit: what it reads, how long ago it changed, and its
-// controls (a toggle for switches, a slider for dimmers, a sparkline for
-// sensors).
+// One tile per unit: what it reads, how long ago it changed, its controls
+// (a toggle for switches, a slider for dimmers, a sparkline for sensors) and
+// the last error of its scripts, if any.
 
 import { api } from './api.js';
 import { ago, decimalsOf, formatNumber, h, parseTime, svg } from './format.js';
@@ -25,6 +25,17 @@ function numericValue(state) {
   if (typeof value === 'number') return value;
   const parsed = Number(state.state);
   return state.state !== '' && Number.isFinite(parsed) ? parsed : null;
+}
+
+/**
+ * The reason in a hub script error, `<place>: <script> failed: <reason>`,
+ * since the place (a long config path) would fill the tile; the whole text
+ * when it has another shape.
+ */
+function errorReason(text) {
+  const marker = ' failed: ';
+  const at = text.indexOf(marker);
+  return at < 0 ? text : text.slice(at + marker.length);
 }
 
 class Tile {
@@ -103,7 +114,15 @@ class Tile {
       this.rangeEl = h('span', { class: 'spark-range' });
       this.element.append(h('div', { class: 'spark-box' }, this.sparkEl), this.rangeEl);
     }
-    this.element.append(h('footer', { class: 'tile-foot' }, this.sinceEl));
+    // Hidden until a script of this unit fails; see #showScriptError.
+    this.errorTextEl = h('span', { class: 'tile-error-text' });
+    this.errorEl = h(
+      'p',
+      { class: 'tile-error', role: 'status', hidden: true },
+      h('strong', { class: 'tile-error-label' }, 'Script error'),
+      this.errorTextEl,
+    );
+    this.element.append(this.errorEl, h('footer', { class: 'tile-foot' }, this.sinceEl));
     this.element.addEventListener('animationend', () => this.element.classList.remove('flash'));
   }
 
@@ -145,6 +164,7 @@ class Tile {
         this.uomEl.textContent = '';
       }
     }
+    this.#showScriptError(attributes.script_error);
     this.#showSince();
     const changed = previous && (previous.state !== state.state || numericValue(previous) !== value);
     if (!initial && changed) this.#flash();
@@ -155,6 +175,20 @@ class Tile {
     this.uomEl.textContent = value === null ? '' : uom || '%';
     const max = Number(this.sliderEl.max) || 100;
     this.sliderEl.style.setProperty('--level', `${Math.min(100, ((value ?? 0) / max) * 100)}%`);
+  }
+
+  /**
+   * Shows the unit's last script error (`attributes.script_error`, set by
+   * the hub after a failed run and cleared by the next good one): the reason
+   * on the tile, the whole text — with the script's file:line:column — in
+   * its tooltip.
+   */
+  #showScriptError(error) {
+    const text = typeof error === 'string' ? error : '';
+    this.errorEl.hidden = !text;
+    this.errorTextEl.textContent = errorReason(text);
+    this.errorEl.title = text;
+    this.element.classList.toggle('has-script-error', Boolean(text));
   }
 
   #showSince() {

@@ -1,0 +1,92 @@
+// A unit's last script error on its dashboard tile, in a real headless
+// chromium against the real homebus binary: a unit whose On script throws
+// shows the error's reason after an On command, loses it after a good Off run, and a
+// unit whose script works shows none.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { DEADLINE_MS, Hub, launchBrowser, openPage, screenshot, until } from './support.mjs';
+
+const WAIT = { timeout: DEADLINE_MS };
+
+const tile = (entityId) => `.tile[data-entity="${entityId}"]`;
+
+const SCRIPTED_UNITS = `
+[[unit]]
+address = "Broken"
+name = "Broken lamp"
+kind = "switch"
+on_script = 'throw "boom: the lamp is unplugged"'
+off_script = 'log("broken lamp off")'
+
+[[unit]]
+address = "Working"
+name = "Working lamp"
+kind = "switch"
+on_script = 'log("working lamp on")'
+`;
+
+describe('script errors on the tiles', () => {
+  let hub;
+  let browser;
+  let page;
+
+  before(async () => {
+    hub = await new Hub({ extraConfig: SCRIPTED_UNITS }).start();
+    browser = await launchBrowser();
+    page = await openPage(browser, `${hub.base}/`);
+    await page.locator(tile('switch.broken')).waitFor(WAIT);
+    await page.locator(tile('switch.working')).waitFor(WAIT);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  const errorLine = (entityId) => page.locator(`${tile(entityId)} .tile-error`);
+
+  test('no tile shows a script error before any script ran', async () => {
+    assert.equal(await page.locator('.tile-error:not([hidden])').count(), 0);
+    assert.equal(await errorLine('switch.broken').isVisible(), false);
+  });
+
+  test('an On script that throws shows its error on the unit tile, whole text in the tooltip', async () => {
+    await hub.api('/api/units/Broken/command', { method: 'POST', body: { command: 'on' } });
+    const error = await until('the hub to record the script error', async () => {
+      const state = await hub.state('switch.broken');
+      return state?.attributes?.script_error;
+    });
+    assert.match(error, /boom: the lamp is unplugged/);
+    const line = errorLine('switch.broken');
+    await line.waitFor({ state: 'visible', ...WAIT });
+    const reason = await line.locator('.tile-error-text').textContent();
+    assert.match(reason, /boom: the lamp is unplugged/);
+    assert.ok(!reason.includes(hub.dir), `the tile shows the reason, not the config path: ${reason}`);
+    assert.equal(await line.getAttribute('title'), error);
+    assert.equal(await page.locator(tile('switch.broken')).getAttribute('data-state'), 'on');
+    await screenshot(page, 'tile-script-error');
+  });
+
+  test('a unit whose script runs well shows no error', async () => {
+    await hub.api('/api/units/Working/command', { method: 'POST', body: { command: 'on' } });
+    await page.waitForFunction((sel) => document.querySelector(sel).dataset.state === 'on', tile('switch.working'), WAIT);
+    const state = await hub.state('switch.working');
+    assert.ok(!state.attributes.script_error, `script_error: ${state.attributes.script_error}`);
+    assert.equal(await errorLine('switch.working').isVisible(), false);
+    assert.equal(await errorLine('switch.working').locator('.tile-error-text').textContent(), '');
+  });
+
+  test('the next good run of the unit clears the error from the tile', async () => {
+    await hub.api('/api/units/Broken/command', { method: 'POST', body: { command: 'off' } });
+    await errorLine('switch.broken').waitFor({ state: 'hidden', ...WAIT });
+    assert.equal(await errorLine('switch.broken').getAttribute('title'), '');
+    assert.equal((await hub.state('switch.broken')).attributes.script_error ?? null, null);
+    assert.equal(await page.locator('.tile.has-script-error').count(), 0);
+  });
+
+  test('the page reported no script errors of its own', () => {
+    assert.deepEqual(page.errors, []);
+  });
+});
