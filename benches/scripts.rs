@@ -101,7 +101,9 @@ fn on_script(c: &mut Criterion) {
     let mut f = fixture();
     group.bench_function("on_command_to_change", |b| {
         b.iter(|| {
-            f.hub.command("MOTION", &Command::On).expect("MOTION exists");
+            f.hub
+                .command("MOTION", &Command::On)
+                .expect("MOTION exists");
             f.next_change_of("switch.hall");
         })
     });
