@@ -1,0 +1,127 @@
+//! Script benchmark: what a trivial On script costs per command, end to
+//! end: the command on the hub, the dispatch to the script thread, the
+//! script's run, the command it issues and the change a subscriber sees.
+//!
+//! `cargo bench --bench scripts` (see docs/PERFORMANCE.md, "Scripts").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group};
+use futures_util::StreamExt;
+use homebus::bus::{Bus, BusMessage, InProcessBus, Subscription};
+use homebus::hub::Hub;
+use homebus::interpret::Command;
+use homebus::scripts::Scripts;
+
+/// MOTION's On script toggles HALL: every On to MOTION ends in exactly one
+/// change of HALL, which is what each iteration waits for.
+const CONFIG: &str = "\
+[[unit]]
+address = \"MOTION\"
+kind = \"switch\"
+on_script = 'unit(\"HALL\").toggle()'
+
+[[unit]]
+address = \"HALL\"
+kind = \"switch\"
+
+[[unit]]
+address = \"PLAIN\"
+kind = \"switch\"
+";
+
+/// The hub of `homebus run` for [`CONFIG`] on an in-memory bus, composed
+/// as `app::start` composes it, and a subscription to its changes.
+struct Fixture {
+    hub: Arc<Hub>,
+    _scripts: Arc<Scripts>,
+    changes: Subscription,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn fixture() -> Fixture {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/homebus.toml");
+    let config = homebus::config::parse_str(CONFIG, &path).expect("the bench config is valid");
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
+        config.server.replay_buffer,
+        config.server.lag_limit,
+    ));
+    let scripts = Scripts::start(&config)
+        .expect("the bench script compiles")
+        .expect("the bench config has a script");
+    let hub = Arc::new(
+        Hub::new(&config, bus.clone())
+            .expect("the bench units fit")
+            .with_script_hook(scripts.clone()),
+    );
+    scripts.attach(&hub);
+    let changes = bus.subscribe(None).expect("a live subscription");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    Fixture {
+        hub,
+        _scripts: scripts,
+        changes,
+        runtime,
+    }
+}
+
+impl Fixture {
+    /// Waits for the next change of `entity_id`, skipping others.
+    fn next_change_of(&mut self, entity_id: &str) {
+        let changes = &mut self.changes;
+        self.runtime.block_on(async {
+            loop {
+                let envelope = tokio::time::timeout(Duration::from_secs(5), changes.next())
+                    .await
+                    .expect("a change within 5 s")
+                    .expect("the bus is open")
+                    .expect("the subscriber keeps up");
+                if let BusMessage::State(change) = &envelope.message
+                    && change.entity_id == entity_id
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// `script/on_command_to_change`: On to MOTION (its On script runs on the
+/// script thread and toggles HALL), timed until HALL's change arrives on
+/// the bus. `script/baseline_command_to_change`: a command with no script
+/// (PLAIN toggled directly), the same wait: the difference is the script's
+/// cost including its dispatch.
+fn on_script(c: &mut Criterion) {
+    let mut group = c.benchmark_group("script");
+    group.measurement_time(Duration::from_secs(5));
+    let mut f = fixture();
+    group.bench_function("on_command_to_change", |b| {
+        b.iter(|| {
+            f.hub
+                .command("MOTION", &Command::On)
+                .expect("MOTION exists");
+            f.next_change_of("switch.hall");
+        })
+    });
+    let mut on = false;
+    group.bench_function("baseline_command_to_change", |b| {
+        b.iter(|| {
+            on = !on;
+            let command = if on { Command::On } else { Command::Off };
+            f.hub.command("PLAIN", &command).expect("PLAIN exists");
+            f.next_change_of("switch.plain");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, on_script);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
