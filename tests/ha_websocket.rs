@@ -687,24 +687,9 @@ async fn a_client_that_never_reads_is_dropped_and_others_keep_receiving() {
         .await;
     reader.next_json().await;
     subscribers(&server, 2).await;
-    let big = "x".repeat(16 * 1024);
-    within("the silent client to be dropped", async {
-        let mut i = 0u64;
-        while server.metric(SUBSCRIBERS) != Some(1) {
-            server
-                .hub
-                .set_state(
-                    "sensor.temp",
-                    &i.to_string(),
-                    serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
-                )
-                .unwrap();
-            i += 1;
-            // Paces the writes; the wait is for the disconnection.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    server
+        .flood_until("the silent client to be dropped", SUBSCRIBERS, 1)
+        .await;
     server.switch("MOTION", true);
     let change = reader.next_json().await;
     assert_eq!(change["event"]["c"]["switch.motion"]["+"]["s"], "on");

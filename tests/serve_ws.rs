@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use support::hub_process::HubProcess;
@@ -160,24 +158,13 @@ async fn websocket_client_that_stops_reading_is_disconnected() {
     .await;
     let _silent = connect(&server.push_url()).await;
     subscribers(&server, 1).await;
-    let big = "x".repeat(16 * 1024);
-    within("the silent client to be disconnected", async {
-        let mut i = 0u64;
-        while server.metric("homebus_subscribers{transport=\"websocket\"}") != Some(0) {
-            server
-                .hub
-                .set_state(
-                    "sensor.temp",
-                    &i.to_string(),
-                    serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
-                )
-                .unwrap();
-            i += 1;
-            // Paces the writes; the wait is for the disconnection.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    server
+        .flood_until(
+            "the silent client to be disconnected",
+            "homebus_subscribers{transport=\"websocket\"}",
+            0,
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -115,17 +115,7 @@ pub fn node_name() -> String {
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_default();
-    let cleaned: String = raw
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let cleaned = crate::units::object_id(raw.trim());
     if cleaned.is_empty() {
         "homebus".to_string()
     } else {

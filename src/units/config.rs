@@ -117,8 +117,13 @@ impl UnitKind {
 
 /// `<domain>.<address lower-cased, non-alphanumerics as _>`.
 pub fn default_entity_id(kind: UnitKind, address: &str) -> String {
-    let object_id: String = address
-        .chars()
+    format!("{}.{}", kind.domain(), object_id(address))
+}
+
+/// `text` as a Home Assistant object id: ASCII letters and digits
+/// lower-cased, every other character `_`.
+pub fn object_id(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_lowercase()
@@ -126,8 +131,7 @@ pub fn default_entity_id(kind: UnitKind, address: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("{}.{}", kind.domain(), object_id)
+        .collect()
 }
 
 /// What one `[[unit]]` yields: its config when valid, and what the

@@ -17,7 +17,7 @@ mod state;
 mod unit;
 mod unmatched;
 
-pub use config::{UnitConfig, UnitKind, UnitScripts, default_entity_id};
+pub use config::{UnitConfig, UnitKind, UnitScripts, default_entity_id, object_id};
 pub use registry::{Applied, UnitError, UnitRegistry};
 pub use state::EntityState;
 pub use unit::{Unit, UnitValue};

@@ -162,6 +162,29 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("GET {path}: reading the body: {e}"))
     }
 
+    /// Changes `sensor.temp` with 16 KiB of attributes, paced, until the
+    /// `/metrics` line `series` reads `value`: what fills the socket of a
+    /// client that never reads until the hub drops it.
+    pub async fn flood_until(&self, what: &str, series: &str, value: u64) {
+        let big = "x".repeat(16 * 1024);
+        super::wait::within(what, async {
+            let mut i = 0u64;
+            while self.metric(series) != Some(value) {
+                self.hub
+                    .set_state(
+                        "sensor.temp",
+                        &i.to_string(),
+                        serde_json::from_str(&format!(r#"{{"pad":"{big}"}}"#)).unwrap(),
+                    )
+                    .unwrap();
+                i += 1;
+                // Paces the writes; the wait is for the disconnection.
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    }
+
     /// The value of one `/metrics` line (`name{labels}`), read from the
     /// server's counters without a request.
     pub fn metric(&self, series: &str) -> Option<u64> {
