@@ -322,3 +322,31 @@ async fn a_broker_down_at_start_shows_reconnecting_then_homebus_connects_when_it
         "ON"
     );
 }
+
+#[tokio::test]
+async fn an_excluded_entity_gets_neither_discovery_nor_state() {
+    let broker = Mosquitto::start().await;
+    let server = started(&broker, "exclude = [\"sensor.*\"]").await;
+    let mut ha = MqttWatcher::connect(broker.port, &["homeassistant/#", "homebus/#"]).await;
+    server.set("TEMP", 21.5);
+    server.switch("MOTION", true);
+    // One connection publishes in order, so a state for the sensor would
+    // arrive before the switch's.
+    let seen = ha
+        .all_until("homebus/switch.motion/state", |p| p == "ON")
+        .await;
+    let leaked: Vec<&str> = seen
+        .iter()
+        .map(|m| m.topic.as_str())
+        .filter(|t| t.contains("sensor.temp") || t.contains("_temp/"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "published for an excluded entity: {leaked:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|m| m.topic == config_topic("switch", "motion")),
+        "the included switch is discovered"
+    );
+}

@@ -90,6 +90,23 @@ impl MqttWatcher {
         .await
     }
 
+    /// Every message up to and including the next one on `topic` whose
+    /// payload passes `accept`, in the order they arrived.
+    pub async fn all_until(&mut self, topic: &str, accept: impl Fn(&str) -> bool) -> Vec<Received> {
+        within(&format!("a message on {topic}"), async {
+            let mut seen = Vec::new();
+            loop {
+                let message = self.received.recv().await.expect("the client runs");
+                let last = message.topic == topic && accept(&message.payload);
+                seen.push(message);
+                if last {
+                    return seen;
+                }
+            }
+        })
+        .await
+    }
+
     /// Publishes and returns once rumqttc queued it (QoS 1).
     pub async fn publish(&self, topic: &str, payload: &str, retain: bool) {
         self.client
