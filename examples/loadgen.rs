@@ -96,6 +96,11 @@ struct Args {
     /// The mosquitto binary `--mqtt-out` starts.
     #[arg(long, default_value = "/usr/sbin/mosquitto")]
     mosquitto: PathBuf,
+    /// Give the driven unit a trivial `value_script`, run on the script
+    /// thread for every change: the serve-path cost of a script, against
+    /// the same run without.
+    #[arg(long)]
+    script: bool,
 }
 
 /// Longest latency the histogram tells apart; longer ones count as this.
@@ -369,6 +374,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.mqtt_out && args.url.is_some() {
         return Err("--mqtt-out starts its own hub and broker: drop --url".into());
     }
+    if args.script && args.url.is_some() {
+        return Err("--script configures the hub it starts: drop --url".into());
+    }
     let (base, pid) = match &args.url {
         Some(url) => (url.trim_end_matches('/').to_string(), args.pid),
         None => {
@@ -394,8 +402,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &config,
                 format!(
                     "[server]\nlisten = \"127.0.0.1:{port}\"\nwebsocket_port = 0\n\
-                     database = {database:?}\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n{mqtt_out}",
-                    args.unit
+                     database = {database:?}\n\n[[unit]]\naddress = \"{}\"\nkind = \"sensor\"\n{}{mqtt_out}",
+                    args.unit,
+                    if args.script {
+                        "value_script = 'let reading = value;'\n"
+                    } else {
+                        ""
+                    },
                 ),
             )?;
             let hub = tokio::process::Command::new(&args.hub)
@@ -688,9 +701,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // what persistence itself adds to the latency above.
     if let Ok(answer) = with_key(http.get(format!("{base}/metrics"))).send().await
         && let Ok(text) = answer.text().await
-        && let Some(line) = persist_delay(&text)
     {
-        println!("{line}");
+        if let Some(line) = persist_delay(&text) {
+            println!("{line}");
+        }
+        // With --script: the runs (one per change) and errors, which prove it ran.
+        for line in text.lines().filter(|l| l.starts_with("homebus_script_")) {
+            println!("{line}");
+        }
     }
     if let Some(mut hub) = child {
         let _ = hub.start_kill();

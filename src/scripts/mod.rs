@@ -91,6 +91,9 @@ pub(crate) enum Job {
 /// The counters `/metrics` shows.
 #[derive(Default)]
 pub(crate) struct ScriptMetrics {
+    /// Runs by script id, so a script that never runs (or runs too often)
+    /// can be told from one that runs and works.
+    runs: Mutex<BTreeMap<String, u64>>,
     /// Failed runs by script id.
     errors: Mutex<BTreeMap<String, u64>>,
     /// Commands whose scripts were not run for being deeper than [`MAX_DEPTH`].
@@ -98,14 +101,24 @@ pub(crate) struct ScriptMetrics {
 }
 
 impl ScriptMetrics {
+    /// One more run of `script` (it may fail).
+    pub(crate) fn ran(&self, script: &str) {
+        count(&self.runs, script);
+    }
+
     /// One more failure of `script`.
     pub(crate) fn failed(&self, script: &str) {
-        *self
-            .errors
-            .lock()
-            .expect("script metrics lock")
-            .entry(script.to_string())
-            .or_default() += 1;
+        count(&self.errors, script);
+    }
+}
+
+fn count(counts: &Mutex<BTreeMap<String, u64>>, script: &str) {
+    let mut counts = counts.lock().expect("script metrics lock");
+    match counts.get_mut(script) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(script.to_string(), 1);
+        }
     }
 }
 
@@ -214,14 +227,21 @@ impl Scripts {
     /// The scripts' counters in the Prometheus text format.
     pub fn prometheus(&self) -> String {
         let mut encoder = Encoder::new();
-        {
-            let errors = self.metrics.errors.lock().expect("script metrics lock");
-            let mut family = encoder.family(
+        for (name, help, counts) in [
+            (
+                "homebus_script_runs_total",
+                "Script runs, good or failed, by script.",
+                &self.metrics.runs,
+            ),
+            (
                 "homebus_script_errors_total",
-                Kind::Counter,
                 "Script runs that failed or broke a limit, by script.",
-            );
-            for (script, count) in errors.iter() {
+                &self.metrics.errors,
+            ),
+        ] {
+            let counts = counts.lock().expect("script metrics lock");
+            let mut family = encoder.family(name, Kind::Counter, help);
+            for (script, count) in counts.iter() {
                 family.sample(&[("script", script)], *count);
             }
         }
