@@ -169,14 +169,50 @@ async fn a_script_that_never_ends_is_stopped_and_its_error_shows_on_the_unit() {
     running.hub().command("OTHER", &Command::On).unwrap();
     assert_eq!(state(&running, "switch.other"), "on");
     let error = until("the script error", || {
-        attribute(&running, "switch.spin", "script_error")
-            .as_str()
-            .map(str::to_string)
+        Some(attribute(&running, "switch.spin", "script_error")).filter(|e| !e.is_null())
     })
     .await;
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
-    assert!(error.contains("max_run_time"), "{error}");
-    assert!(error.contains("on_script"), "{error}");
+    assert_eq!(error["script"], "unit/SPIN/on_script", "{error}");
+    let reason = error["reason"].as_str().unwrap();
+    assert!(reason.contains("max_run_time"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failed_run_shows_script_place_and_reason_apart_until_the_next_good_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lamp_on.rhai");
+    std::fs::write(
+        &script,
+        "let plugged = false;\n  throw \"the lamp is unplugged\";\n",
+    )
+    .unwrap();
+    let running = start(&format!(
+        "[[unit]]\naddress = \"LAMP\"\nkind = \"switch\"\non_script = {:?}\n\
+         off_script = 'log(\"lamp off\")'\n",
+        script.display().to_string()
+    ))
+    .await;
+    running.hub().command("LAMP", &Command::On).unwrap();
+    let error = until("the script error", || {
+        Some(attribute(&running, "switch.lamp", "script_error")).filter(|e| !e.is_null())
+    })
+    .await;
+    assert_eq!(
+        error,
+        serde_json::json!({
+            "script": "unit/LAMP/on_script",
+            "at": format!("{}:2:3", script.display()),
+            "reason": "Runtime error: the lamp is unplugged",
+        })
+    );
+    running.hub().command("LAMP", &Command::Off).unwrap();
+    until("the error cleared by the good Off run", || {
+        attribute(&running, "switch.lamp", "script_error")
+            .is_null()
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -355,11 +391,11 @@ async fn a_stuck_script_never_stalls_an_api_stream_subscriber() {
         started.elapsed() < Duration::from_secs(6),
         "the limit did not stop the run in time"
     );
-    let error = error.attributes["script_error"]
+    let reason = error.attributes["script_error"]["reason"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(error.contains("max_run_time"), "{error}");
+    assert!(reason.contains("max_run_time"), "{reason}");
 }
 
 /// Reads `/api/stream` until `entity` shows attribute `name`.

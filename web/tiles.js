@@ -28,14 +28,17 @@ function numericValue(state) {
 }
 
 /**
- * The reason in a hub script error, `<place>: <script> failed: <reason>`,
- * since the place (a long config path) would fill the tile; the whole text
- * when it has another shape.
+ * A unit's `attributes.script_error` as the tile shows it: the reason on the
+ * tile; which script, where and why in the tooltip. The hub sends
+ * `{script, at, reason}` (docs/scripts.md, "When a script fails"); a plain
+ * text, as an older hub stored it, is shown whole. `null` when there is none.
  */
-function errorReason(text) {
-  const marker = ' failed: ';
-  const at = text.indexOf(marker);
-  return at < 0 ? text : text.slice(at + marker.length);
+function scriptError(error) {
+  if (typeof error === 'string') return error ? { reason: error, detail: error } : null;
+  if (!error || typeof error !== 'object') return null;
+  const reason = typeof error.reason === 'string' && error.reason ? error.reason : 'the script failed';
+  const where = [error.script, error.at && `at ${error.at}`].filter(Boolean).join(' ');
+  return { reason, detail: where ? `${where}: ${reason}` : reason };
 }
 
 class Tile {
@@ -179,16 +182,14 @@ class Tile {
 
   /**
    * Shows the unit's last script error (`attributes.script_error`, set by
-   * the hub after a failed run and cleared by the next good one): the reason
-   * on the tile, the whole text — with the script's file:line:column — in
-   * its tooltip.
+   * the hub after a failed run and cleared by the next good one).
    */
-  #showScriptError(error) {
-    const text = typeof error === 'string' ? error : '';
-    this.errorEl.hidden = !text;
-    this.errorTextEl.textContent = errorReason(text);
-    this.errorEl.title = text;
-    this.element.classList.toggle('has-script-error', Boolean(text));
+  #showScriptError(attribute) {
+    const error = scriptError(attribute);
+    this.errorEl.hidden = !error;
+    this.errorTextEl.textContent = error?.reason ?? '';
+    this.errorEl.title = error?.detail ?? '';
+    this.element.classList.toggle('has-script-error', Boolean(error));
   }
 
   #showSince() {

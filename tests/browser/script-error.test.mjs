@@ -1,7 +1,8 @@
 // A unit's last script error on its dashboard tile, in a real headless
 // chromium against the real homebus binary: a unit whose On script throws
-// shows the error's reason after an On command, loses it after a good Off run, and a
-// unit whose script works shows none.
+// shows the error's reason (`attributes.script_error.reason`) after an On
+// command, loses it after a good Off run, and a unit whose script works
+// shows none.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +18,7 @@ const SCRIPTED_UNITS = `
 address = "Broken"
 name = "Broken lamp"
 kind = "switch"
-on_script = 'throw "boom: the lamp is unplugged"'
+on_script = 'throw "boom: the lamp failed: it is unplugged"'
 off_script = 'log("broken lamp off")'
 
 [[unit]]
@@ -25,6 +26,11 @@ address = "Working"
 name = "Working lamp"
 kind = "switch"
 on_script = 'log("working lamp on")'
+
+[[unit]]
+address = "Plain"
+name = "Plain lamp"
+kind = "switch"
 `;
 
 describe('script errors on the tiles', () => {
@@ -52,19 +58,20 @@ describe('script errors on the tiles', () => {
     assert.equal(await errorLine('switch.broken').isVisible(), false);
   });
 
-  test('an On script that throws shows its error on the unit tile, whole text in the tooltip', async () => {
+  test('an On script that throws shows its reason on the unit tile, the script and its place in the tooltip', async () => {
     await hub.api('/api/units/Broken/command', { method: 'POST', body: { command: 'on' } });
     const error = await until('the hub to record the script error', async () => {
       const state = await hub.state('switch.broken');
       return state?.attributes?.script_error;
     });
-    assert.match(error, /boom: the lamp is unplugged/);
+    assert.equal(error.script, 'unit/Broken/on_script');
+    assert.match(error.at, /homebus\.toml:\d+:\d+/);
+    assert.equal(error.reason, 'Runtime error: boom: the lamp failed: it is unplugged');
     const line = errorLine('switch.broken');
     await line.waitFor({ state: 'visible', ...WAIT });
-    const reason = await line.locator('.tile-error-text').textContent();
-    assert.match(reason, /boom: the lamp is unplugged/);
-    assert.ok(!reason.includes(hub.dir), `the tile shows the reason, not the config path: ${reason}`);
-    assert.equal(await line.getAttribute('title'), error);
+    // The whole reason, though it holds the words the hub's log line puts between place and reason.
+    assert.equal(await line.locator('.tile-error-text').textContent(), error.reason);
+    assert.equal(await line.getAttribute('title'), `unit/Broken/on_script at ${error.at}: ${error.reason}`);
     assert.equal(await page.locator(tile('switch.broken')).getAttribute('data-state'), 'on');
     await screenshot(page, 'tile-script-error');
   });
@@ -76,6 +83,19 @@ describe('script errors on the tiles', () => {
     assert.ok(!state.attributes.script_error, `script_error: ${state.attributes.script_error}`);
     assert.equal(await errorLine('switch.working').isVisible(), false);
     assert.equal(await errorLine('switch.working').locator('.tile-error-text').textContent(), '');
+  });
+
+  test('a script error in plain text, as an older hub stored it, shows whole', async () => {
+    const text = '/etc/homebus.toml:3:1: `on_script` of unit Plain failed: Runtime error: x';
+    const set = (scriptError) =>
+      hub.api('/api/states/switch.plain', { method: 'POST', body: { state: 'off', attributes: { script_error: scriptError } } });
+    await set(text);
+    const line = errorLine('switch.plain');
+    await line.waitFor({ state: 'visible', ...WAIT });
+    assert.equal(await line.locator('.tile-error-text').textContent(), text);
+    assert.equal(await line.getAttribute('title'), text);
+    await set(null);
+    await line.waitFor({ state: 'hidden', ...WAIT });
   });
 
   test('the next good run of the unit clears the error from the tile', async () => {
