@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,29 +74,42 @@ async fn motion_turns_the_hall_on_and_the_delay_turns_it_off() {
 
 #[tokio::test]
 async fn new_motion_within_the_delay_re_arms_the_timer() {
-    let running = start(MOTION_LIGHT).await;
-    let hub = running.hub().clone();
-    hub.command("MOTION", &Command::On).unwrap();
+    // The camera sends a second Motion when the test says so.
+    let again = Arc::new(Notify::new());
+    let signal = again.clone();
+    let server = ScriptedServer::start(move |_| {
+        let signal = signal.clone();
+        let first =
+            stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"event: Motion\n\n")) });
+        let second = stream::once(async move {
+            signal.notified().await;
+            Ok(Bytes::from_static(b"event: Motion\n\n"))
+        });
+        sse_stream(first.chain(second).chain(stream::pending()))
+    })
+    .await;
+    let running = start(&(source("sse", "cam", &server.base, "") + MOTION_LIGHT)).await;
     until("HALL on", || {
         (state(&running, "switch.hall") == "on").then_some(())
     })
     .await;
     let first = attribute(&running, "switch.hall", "timer");
-    // Motion again: the first timer is cancelled and a new one set.
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    hub.command("MOTION", &Command::On).unwrap();
+    // Motion again, within the 300 ms delay: the first timer is cancelled
+    // and a new one set.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    again.notify_one();
     until("a new timer", || {
         let now = attribute(&running, "switch.hall", "timer");
         (now != first).then_some(())
     })
     .await;
-    let rearmed_at = std::time::Instant::now();
+    let rearmed_at = Instant::now();
     until("HALL off", || {
         (state(&running, "switch.hall") == "off").then_some(())
     })
     .await;
     assert!(
-        rearmed_at.elapsed() >= std::time::Duration::from_millis(200),
+        rearmed_at.elapsed() >= Duration::from_millis(200),
         "the first timer was not cancelled"
     );
 }
@@ -216,24 +230,296 @@ async fn a_failed_run_shows_script_place_and_reason_apart_until_the_next_good_ru
 }
 
 #[tokio::test]
-async fn two_units_commanding_each_other_stop_at_depth_8() {
+async fn two_units_commanding_each_other_stop_at_depth_8_with_a_logged_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hub = HubProcess::start_toml(
+        dir.path(),
+        &format!(
+            "{LOOPBACK_SERVER}database = \":memory:\"\n\
+             [[unit]]\naddress = \"PING\"\nkind = \"switch\"\non_script = 'unit(\"PONG\").on()'\n\
+             [[unit]]\naddress = \"PONG\"\nkind = \"switch\"\non_script = 'unit(\"PING\").on()'\n"
+        ),
+    );
+    let base = hub.base_url().await;
+    let client = support::server::client();
+    command(&client, &base, "PING", r#"{"command":"on"}"#).await;
+    let refusal = hub
+        .wait_for_log("the refusal", |line| {
+            line.contains("refused to run").then(|| line.to_string())
+        })
+        .await;
+    hub.drain_log();
+    assert!(refusal.contains("unit/PING/on_script"), "{refusal}");
+    assert!(refusal.contains("depth 8"), "{refusal}");
+    let metrics = get_text(&client, &format!("{base}/metrics")).await.unwrap();
+    // Depths 1 to 8: PING, PONG, PING, … four runs each, then the refusal.
+    for script in ["PING", "PONG"] {
+        let runs = format!("homebus_script_runs_total{{script=\"unit/{script}/on_script\"}} 4");
+        assert!(metrics.contains(&runs), "no `{runs}` in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("homebus_script_depth_refusals_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn unit_finds_a_unit_by_any_case_address_or_entity_id_and_commands_it() {
     let running = start(
-        "[[unit]]\naddress = \"PING\"\nkind = \"switch\"\non_script = 'unit(\"PONG\").on()'\n\
-         [[unit]]\naddress = \"PONG\"\nkind = \"switch\"\non_script = 'unit(\"PING\").on()'\n",
+        r#"[[unit]]
+address = "BUTTON"
+kind = "switch"
+on_script = '''
+unit("hall").toggle();
+unit("light.level").set("47,5");
+unit("Note").attributes(#{ by: unit.address, when: event });
+'''
+off_script = 'unit("HALL").toggle(); unit("NOBODY").on()'
+[[unit]]
+address = "HALL"
+kind = "switch"
+[[unit]]
+address = "LEVEL"
+kind = "dimmer"
+[[unit]]
+address = "NOTE"
+kind = "switch"
+"#,
     )
     .await;
-    running.hub().command("PING", &Command::On).unwrap();
-    let url = format!("http://{}/metrics", running.addr());
-    let body = until_async("a refusal on /metrics", || {
-        let url = url.clone();
-        async move {
-            let text = get_text(&support::server::client(), &url).await?;
-            text.contains("homebus_script_depth_refusals_total 1")
-                .then_some(text)
+    running.hub().command("BUTTON", &Command::On).unwrap();
+    until("NOTE's attributes", || {
+        (attribute(&running, "switch.note", "by") == "BUTTON").then_some(())
+    })
+    .await;
+    assert_eq!(state(&running, "switch.hall"), "on");
+    assert_eq!(attribute(&running, "light.level", "value"), 47.5);
+    // A command from the API has no source event.
+    assert!(attribute(&running, "switch.note", "when").is_null());
+
+    running.hub().command("BUTTON", &Command::Off).unwrap();
+    let error = until("the unknown unit's error", || {
+        Some(attribute(&running, "switch.button", "script_error")).filter(|e| !e.is_null())
+    })
+    .await;
+    assert_eq!(
+        state(&running, "switch.hall"),
+        "off",
+        "toggle turned it off"
+    );
+    let reason = error["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(r#"unit("NOBODY"): no unit has this address or entity id"#),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_script_reads_a_units_state_value_attributes_and_last_changed() {
+    let running = start(
+        r#"[[unit]]
+address = "READER"
+kind = "switch"
+on_script = '''
+let level = unit("LEVEL");
+unit("OUT").attributes(#{
+    state: level.state, value: level.value, level_kind: level.attributes.kind,
+    changed: level.last_changed, none: unit("OUT").value, now: now()
+});
+'''
+[[unit]]
+address = "LEVEL"
+kind = "dimmer"
+[[unit]]
+address = "OUT"
+kind = "switch"
+"#,
+    )
+    .await;
+    let hub = running.hub();
+    hub.command("LEVEL", &homebus::interpret::interpret(Some("30")))
+        .unwrap();
+    let level = hub.state("light.level").unwrap();
+    hub.command("READER", &Command::On).unwrap();
+    until("OUT's attributes", || {
+        attribute(&running, "switch.out", "now")
+            .as_str()
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(
+        attribute(&running, "switch.out", "state"),
+        level.state.as_str()
+    );
+    assert_eq!(attribute(&running, "switch.out", "value"), 30.0);
+    assert_eq!(attribute(&running, "switch.out", "level_kind"), "dimmer");
+    let text = |name: &str| {
+        attribute(&running, "switch.out", name)
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The same text as the REST API's `last_changed`.
+    let rest = serde_json::to_value(&level).unwrap();
+    assert_eq!(text("changed"), rest["last_changed"].as_str().unwrap());
+    assert!(attribute(&running, "switch.out", "none").is_null());
+    let now = chrono::DateTime::parse_from_rfc3339(&text("now")).unwrap();
+    assert!(
+        now >= level.last_changed,
+        "{now} before {}",
+        level.last_changed
+    );
+}
+
+#[tokio::test]
+async fn log_and_fire_reach_every_stream_as_events() {
+    let server = TestServer::start(
+        r#"[[unit]]
+address = "BELL"
+kind = "switch"
+on_script = 'log("someone rang"); fire("doorbell", #{ ring: 2 }); fire("chime")'
+"#,
+    )
+    .await;
+    let mut stream = server.sse("/api/stream").await;
+    server.switch("BELL", true);
+    let log = serde_json::json!({"script": "unit/BELL/on_script", "message": "someone rang"});
+    let mut wanted = vec![
+        ("homebus_script_log", log),
+        ("doorbell", serde_json::json!({"ring": 2})),
+        ("chime", serde_json::json!({})),
+    ];
+    within("the script's events on /api/stream", async {
+        while !wanted.is_empty() {
+            let json = stream.event().await.expect("the stream ended").json();
+            wanted.retain(|(kind, data)| !(json["event_type"] == *kind && json["data"] == *data));
         }
     })
     .await;
-    assert!(!body.contains("homebus_script_depth_refusals_total 2"));
+}
+
+#[tokio::test]
+async fn cancel_tells_whether_the_timer_was_still_pending() {
+    let running = start(
+        r#"[[unit]]
+address = "T"
+kind = "switch"
+on_script = '''
+let h = after("1h", || unit("OUT").on());
+let first = cancel(h);
+let ran = after(0, || unit("OUT").attributes(#{ ran: true }));
+unit("OUT").attributes(#{ first: first, again: cancel(h), ran_handle: ran });
+'''
+off_script = 'unit("OUT").attributes(#{ late: cancel(unit("OUT").attributes.ran_handle) })'
+[[unit]]
+address = "OUT"
+kind = "switch"
+"#,
+    )
+    .await;
+    running.hub().command("T", &Command::On).unwrap();
+    until("the 0 ms timer to run", || {
+        (attribute(&running, "switch.out", "ran") == true).then_some(())
+    })
+    .await;
+    assert_eq!(attribute(&running, "switch.out", "first"), true);
+    assert_eq!(attribute(&running, "switch.out", "again"), false);
+    running.hub().command("T", &Command::Off).unwrap();
+    until("cancel after the timer ran", || {
+        (attribute(&running, "switch.out", "late") == false).then_some(())
+    })
+    .await;
+    assert_ne!(
+        state(&running, "switch.out"),
+        "on",
+        "the cancelled timer ran"
+    );
+}
+
+#[tokio::test]
+async fn runs_for_one_unit_happen_in_the_order_of_its_commands() {
+    let running = start(
+        r#"[[unit]]
+address = "COUNTER"
+kind = "sensor"
+value_script = '''
+let seen = unit("LOG").attributes.seen;
+if seen == () { seen = []; }
+seen.push(value);
+unit("LOG").attributes(#{ seen: seen });
+'''
+[[unit]]
+address = "LOG"
+kind = "switch"
+"#,
+    )
+    .await;
+    for n in 1..=50 {
+        let command = homebus::interpret::interpret(Some(&n.to_string()));
+        running.hub().command("COUNTER", &command).unwrap();
+    }
+    let seen = until("50 runs", || {
+        let seen = attribute(&running, "switch.log", "seen");
+        (seen.as_array().map(Vec::len) == Some(50)).then_some(seen)
+    })
+    .await;
+    let expected: Vec<f64> = (1..=50).map(f64::from).collect();
+    assert_eq!(seen, serde_json::json!(expected));
+}
+
+/// The reason of `entity`'s `script_error`, once there is one other than `not`.
+async fn reason_other_than(running: &RunningHub, entity: &str, not: &str) -> String {
+    until("a new script error", || {
+        attribute(running, entity, "script_error")["reason"]
+            .as_str()
+            .filter(|r| *r != not)
+            .map(str::to_string)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_run_past_a_size_or_operations_limit_fails_with_the_limit_named() {
+    let running = start(
+        r#"[scripts]
+max_string_size = 100
+max_operations = 10000
+[[unit]]
+address = "GROW"
+kind = "switch"
+on_script = 'let s = "x"; loop { s += s; }'
+off_script = 'let n = 0; loop { n += 1; }'
+"#,
+    )
+    .await;
+    running.hub().command("GROW", &Command::On).unwrap();
+    let string = reason_other_than(&running, "switch.grow", "").await;
+    assert!(string.contains("string too large"), "{string}");
+    running.hub().command("GROW", &Command::Off).unwrap();
+    let operations = reason_other_than(&running, "switch.grow", &string).await;
+    assert!(operations.contains("Too many operations"), "{operations}");
+}
+
+#[tokio::test]
+async fn a_script_can_neither_import_modules_nor_keep_unbounded_timers() {
+    let running = start(
+        r#"[[unit]]
+address = "S"
+kind = "switch"
+on_script = 'import "secrets" as s;'
+off_script = 'for i in 0..10001 { after("1h", || ()); }'
+"#,
+    )
+    .await;
+    running.hub().command("S", &Command::On).unwrap();
+    let import = reason_other_than(&running, "switch.s", "").await;
+    assert!(import.to_lowercase().contains("module"), "{import}");
+    running.hub().command("S", &Command::Off).unwrap();
+    let timers = reason_other_than(&running, "switch.s", &import).await;
+    assert!(
+        timers.contains("10000 timers are pending already"),
+        "{timers}"
+    );
 }
 
 /// Reads `/api/stream` until every entity of `wanted` has reached its

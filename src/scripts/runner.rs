@@ -47,6 +47,10 @@ impl Running {
     }
 }
 
+/// Timers that may be pending at once: a script that sets one per event
+/// and never cancels them cannot grow memory without bound.
+pub(super) const MAX_TIMERS: usize = 10_000;
+
 /// A pending `after`.
 struct Timer {
     f: FnPtr,
@@ -86,6 +90,13 @@ impl Ctx {
             .clone()
             .ok_or("after() outside a script run")?;
         let mut timers = self.timers.lock().expect("timers lock");
+        if timers.due.len() >= MAX_TIMERS {
+            return Err(format!(
+                "after(): {MAX_TIMERS} timers are pending already; cancel the timer a new \
+                 one replaces (as the motion light in docs/scripts.md does)"
+            )
+            .into());
+        }
         timers.next_id += 1;
         let id = timers.next_id;
         let at = Instant::now() + delay;
