@@ -162,11 +162,14 @@ async fn on_error_runs_with_the_error_and_the_attempt_when_the_server_is_down() 
         (attribute(&running, "switch.cam_down", "attempt").as_i64() >= Some(2)).then_some(())
     })
     .await;
-    let error = attribute(&running, "switch.cam_down", "error");
     assert_eq!(attribute(&running, "switch.cam_down", "source"), "cam");
-    assert!(error.as_str().is_some_and(|e| !e.is_empty()), "{error}");
-    let status = running.hub().sources();
-    assert!(status[0].last_error.is_some());
+    // `error` is the sentence `/api/sources` shows as `last_error`.
+    until("the script's error to be the source's last_error", || {
+        let error = attribute(&running, "switch.cam_down", "error");
+        let last_error = running.hub().sources()[0].last_error.clone()?;
+        (error.as_str() == Some(last_error.as_str()) && !last_error.is_empty()).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
