@@ -25,6 +25,14 @@ async fn start(toml: &str) -> RunningHub {
     homebus::app::start(config).await.expect("the hub starts")
 }
 
+/// `entity_id`'s `attributes.script_error`, once it is set.
+async fn script_error(running: &RunningHub, entity_id: &str) -> serde_json::Value {
+    until("the script error", || {
+        Some(attribute(running, entity_id, "script_error")).filter(|e| !e.is_null())
+    })
+    .await
+}
+
 fn state(running: &RunningHub, entity_id: &str) -> String {
     running
         .hub()
@@ -185,10 +193,7 @@ async fn a_script_that_never_ends_is_stopped_and_its_error_shows_on_the_unit() {
     // The hub keeps applying commands meanwhile.
     running.hub().command("OTHER", &Command::On).unwrap();
     assert_eq!(state(&running, "switch.other"), "on");
-    let error = until("the script error", || {
-        Some(attribute(&running, "switch.spin", "script_error")).filter(|e| !e.is_null())
-    })
-    .await;
+    let error = script_error(&running, "switch.spin").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(error["script"], "unit/SPIN/on_script", "{error}");
     let reason = error["reason"].as_str().unwrap();
@@ -211,10 +216,7 @@ async fn a_failed_run_shows_script_place_and_reason_apart_until_the_next_good_ru
     ))
     .await;
     running.hub().command("LAMP", &Command::On).unwrap();
-    let error = until("the script error", || {
-        Some(attribute(&running, "switch.lamp", "script_error")).filter(|e| !e.is_null())
-    })
-    .await;
+    let error = script_error(&running, "switch.lamp").await;
     assert_eq!(
         error,
         serde_json::json!({
@@ -301,10 +303,7 @@ kind = "switch"
     assert!(attribute(&running, "switch.note", "when").is_null());
 
     running.hub().command("BUTTON", &Command::Off).unwrap();
-    let error = until("the unknown unit's error", || {
-        Some(attribute(&running, "switch.button", "script_error")).filter(|e| !e.is_null())
-    })
-    .await;
+    let error = script_error(&running, "switch.button").await;
     assert_eq!(
         state(&running, "switch.hall"),
         "off",
