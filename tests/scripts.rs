@@ -41,6 +41,11 @@ fn state(running: &RunningHub, entity_id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Waits, as `what`, until `entity_id`'s state is `wanted`.
+async fn reads(running: &RunningHub, entity_id: &str, wanted: &str, what: &str) {
+    until(what, || (state(running, entity_id) == wanted).then_some(())).await;
+}
+
 fn attribute(running: &RunningHub, entity_id: &str, name: &str) -> serde_json::Value {
     running
         .hub()
@@ -70,14 +75,8 @@ kind = "switch"
 async fn motion_turns_the_hall_on_and_the_delay_turns_it_off() {
     let server = ScriptedServer::start(|_| sse_then_hang(vec!["event: Motion\n\n".into()])).await;
     let running = start(&(source("sse", "cam", &server.base, "") + MOTION_LIGHT)).await;
-    until("HALL on", || {
-        (state(&running, "switch.hall") == "on").then_some(())
-    })
-    .await;
-    until("HALL off after the delay", || {
-        (state(&running, "switch.hall") == "off").then_some(())
-    })
-    .await;
+    reads(&running, "switch.hall", "on", "HALL on").await;
+    reads(&running, "switch.hall", "off", "HALL off after the delay").await;
 }
 
 #[tokio::test]
@@ -97,10 +96,7 @@ async fn new_motion_within_the_delay_re_arms_the_timer() {
     })
     .await;
     let running = start(&(source("sse", "cam", &server.base, "") + MOTION_LIGHT)).await;
-    until("HALL on", || {
-        (state(&running, "switch.hall") == "on").then_some(())
-    })
-    .await;
+    reads(&running, "switch.hall", "on", "HALL on").await;
     let first = attribute(&running, "switch.hall", "timer");
     // Motion again, within the 300 ms delay: the first timer is cancelled
     // and a new one set.
@@ -112,10 +108,7 @@ async fn new_motion_within_the_delay_re_arms_the_timer() {
     })
     .await;
     let rearmed_at = Instant::now();
-    until("HALL off", || {
-        (state(&running, "switch.hall") == "off").then_some(())
-    })
-    .await;
+    reads(&running, "switch.hall", "off", "HALL off").await;
     assert!(
         rearmed_at.elapsed() >= Duration::from_millis(200),
         "the first timer was not cancelled"
@@ -142,14 +135,8 @@ for pair in data.split(";") {
             + "[[unit]]\naddress = \"LUX\"\nkind = \"sensor\"\n"),
     )
     .await;
-    until("motion on", || {
-        (state(&running, "switch.cam_motion") == "on").then_some(())
-    })
-    .await;
-    until("lux 310", || {
-        (state(&running, "sensor.lux") == "310").then_some(())
-    })
-    .await;
+    reads(&running, "switch.cam_motion", "on", "motion on").await;
+    reads(&running, "sensor.lux", "310", "lux 310").await;
 }
 
 #[tokio::test]
@@ -610,10 +597,7 @@ unit(\"CAM_DOWN\").attributes(seen);
             + unit("CAM_DOWN", "switch").as_str()),
     )
     .await;
-    until("the connection to work", || {
-        (state(&running, "switch.cam_seen") == "on").then_some(())
-    })
-    .await;
+    reads(&running, "switch.cam_seen", "on", "the connection to work").await;
     let dropped = until("on_error for the drop", || {
         attribute(&running, "switch.cam_down", "attempt_1")
             .as_str()
